@@ -1,0 +1,58 @@
+# Two commands on a fresh Debian/Ubuntu machine, as root:
+#   make demo   boot the DR lab, show it answering, tear it down (KEEP=1 keeps it)
+#   make test   every test: unit, module integration in guests, Molecule scenarios
+# Everything they need is installed by the targets below (apt packages, a venv, the guest image).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(CURDIR)/$(VENV)/bin/python
+APT_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap e2fsprogs iproute2 openssh-client iputils-ping \
+                curl python3-venv
+# Ansible finds the collection under development as ansible_collections/lvs/cluster.
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+PYTEST_ARGS ?=
+
+.PHONY: deps host-packages venv collection image demo test unit clean lab-down
+
+deps: host-packages venv collection
+
+host-packages: .build/apt.stamp
+.build/apt.stamp:
+	@mkdir -p .build
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing host packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+collection: .build/collections/ansible_collections/lvs/cluster
+.build/collections/ansible_collections/lvs/cluster:
+	@mkdir -p $(@D)
+	ln -sfn $(CURDIR) $@
+
+image: deps
+	$(PY) -m lab build
+
+demo: image
+	$(PY) -m lab.demo $(if $(KEEP),--keep)
+
+unit: deps
+	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+test: image
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+lab-down:
+	$(PY) -m lab down --all
+
+clean: lab-down
+	rm -rf .build $(VENV) tests/output

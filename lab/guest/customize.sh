@@ -1,0 +1,42 @@
+#!/bin/sh
+# mmdebstrap customize hook: turns the bootstrapped tree ($1) into a fast-booting lab guest.
+# $2 is the folder with the files to copy in, $3 the folder of Python wheels to hand over.
+set -eu
+root=$1 files=$2 wheels=$3
+
+install -m 755 "$files/lab-init" "$root/usr/local/sbin/lab-init"
+install -m 644 "$files/lab-init.service" "$root/etc/systemd/system/lab-init.service"
+install -m 644 "$files/sshd-lab.conf" "$root/etc/ssh/sshd_config.d/lab.conf"
+ln -sf /etc/systemd/system/lab-init.service "$root/etc/systemd/system/sysinit.target.wants/lab-init.service"
+
+# Wheels the guests cannot download themselves (they have no network): pyroute2 for our modules.
+mkdir -p "$root/opt/lvs-lab/wheels"
+cp "$wheels"/*.whl "$root/opt/lvs-lab/wheels/"
+
+# Root is mounted read-write by the kernel (root=/dev/vda rw): no fstab entry, so systemd waits for no
+# disk device unit at boot.
+: > "$root/etc/fstab"
+
+# Nothing in the lab may wait for a network that never answers, nor run maintenance during tests.
+# keepalived and nginx are installed for the roles to enable; they stay off until then.
+for unit in systemd-networkd-wait-online.service systemd-timesyncd.service apt-daily.timer \
+    apt-daily-upgrade.timer man-db.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
+    getty@tty1.service serial-getty@ttyS0.service keepalived.service nginx.service \
+    systemd-pstore.service ipvsadm.service; do
+    ln -sf /dev/null "$root/etc/systemd/system/$unit"
+done
+# Masked above so the image boots quiet; a role that wants them unmasks them (systemd masked: false).
+rm -f "$root/etc/systemd/system/keepalived.service" "$root/etc/systemd/system/nginx.service"
+chroot "$root" systemctl disable keepalived.service nginx.service >/dev/null 2>&1 || true
+
+echo "root:!" | chroot "$root" chpasswd -e
+echo lvs-lab > "$root/etc/hostname"
+
+# A small initramfs: only what mounting the virtio root needs (the full one costs ~10 s more under TCG).
+printf 'MODULES=list\nCOMPRESS=zstd\n' > "$root/etc/initramfs-tools/conf.d/lab.conf"
+printf 'virtio_pci\nvirtio_blk\nvirtio_net\next4\n' > "$root/etc/initramfs-tools/modules"
+chroot "$root" update-initramfs -u -k all >/dev/null
+
+# The journal stays in memory: the guests are disposable and the disk writes cost time under TCG.
+mkdir -p "$root/etc/systemd/journald.conf.d"
+printf '[Journal]\nStorage=volatile\n' > "$root/etc/systemd/journald.conf.d/lab.conf"

@@ -1,0 +1,126 @@
+"""Up and down of a whole lab. `up` first clears whatever a killed run left under the same name."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import image as image_mod
+from . import inventory, net, paths, prereq, vm
+from .proc import run, say
+from .topology import Topology
+
+BOOT_DEADLINE = 600  # seconds; emulated guests on a busy machine can be slow, never flaky
+
+
+def up(topo: Topology, lab: str) -> dict:
+    prereq.check(space_dir=paths.state_root(), space_gb=1)
+    down(lab, quiet=True)
+    img = image_mod.ensure()
+    state = paths.state_dir(lab)
+    state.mkdir(parents=True)
+    started = time.monotonic()
+    record = {"lab": lab, "topology": topo.name, "namespace": net.namespace(lab), "hosts": {}}
+    _save(state, record)
+    key = state / "id_ed25519"
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"lvs-lab-{lab}", "-f", str(key)])
+    pubkey = key.with_suffix(".pub").read_text()
+    try:
+        net.create(topo, lab)
+        guests = _start_guests(topo, lab, img, state, pubkey, record)
+        say(f"{lab}: {len(guests)} guests started; waiting for SSH")
+        deadline = time.monotonic() + BOOT_DEADLINE
+        with ThreadPoolExecutor(max_workers=len(guests)) as pool:
+            ready = dict(zip(guests, pool.map(lambda g: vm.wait_ssh(g, key, deadline), guests.values())))
+        for name, guest in guests.items():
+            record["hosts"][name]["ssh_ready_s"] = round(ready[name] - started, 1)
+        record["up_seconds"] = round(max(ready.values()) - started, 1)
+        inv = inventory.build(topo, lab, {n: g.ssh_port for n, g in guests.items()}, key)
+        record["inventory"] = str(inventory.write(inv, state))
+        _save(state, record)
+    except BaseException:
+        say(f"{lab}: up failed; removing what it made (console logs kept in {state})")
+        _teardown(lab, keep_logs=True)
+        raise
+    say(f"{lab}: up in {record['up_seconds']} s; inventory {record['inventory']}")
+    return record
+
+
+def _start_guests(topo: Topology, lab: str, img, state: Path, pubkey: str, record: dict) -> dict:
+    lab_byte = hashlib.sha1(lab.encode()).digest()[0]
+    guests = {}
+    for index, host in enumerate(topo.hosts.values(), start=1):
+        nics = [(vm.mac(lab_byte, index, 0), "eth0", [f"{vm.MGMT_GUEST}/28"], None)]
+        for n, nic in enumerate(host.nics, start=1):
+            tap = net.tap_name(lab, index, n)
+            net.create_tap(tap)
+            nics.append((vm.mac(lab_byte, index, n), nic.interface, [str(a) for a in nic.addresses], tap))
+        guest = vm.Guest(lab=lab, name=host.name, index=index, ssh_port=vm.free_port(),
+                         overlay=state / f"{host.name}.qcow2", pidfile=state / f"{host.name}.pid",
+                         console=state / f"{host.name}.console.log", nics=nics)
+        pid = vm.start(guest, img, pubkey, list(host.routes))
+        record["hosts"][host.name] = {"pid": pid, "ssh_port": guest.ssh_port}
+        _save(state, record)
+        for (_, _, _, tap), nic in zip(nics[1:], host.nics):
+            net.attach_tap(lab, tap, nic.lan)
+        guests[host.name] = guest
+    return guests
+
+
+def down(lab: str, quiet: bool = False) -> list[str]:
+    """Stop every QEMU of the lab, remove taps, namespace and state. Works after a crash: it finds what
+    to remove by name, not only from the state file."""
+    found = bool(vm.lab_processes(lab)) or net.ns_exists(net.namespace(lab)) or paths.state_dir(lab).exists()
+    stopped = _teardown(lab, keep_logs=False)
+    if found and not quiet:
+        say(f"{lab}: down (stopped {', '.join(stopped) or 'no guests'})")
+    elif found:
+        say(f"{lab}: cleared a stale lab left by an earlier run")
+    return stopped
+
+
+def _teardown(lab: str, keep_logs: bool) -> list[str]:
+    stopped = vm.stop_all(lab)
+    net.destroy(lab)
+    state = paths.state_dir(lab)
+    if state.exists():
+        if keep_logs:
+            for path in state.iterdir():
+                if not path.name.endswith(".console.log"):
+                    path.unlink() if path.is_file() else shutil.rmtree(path)
+        else:
+            shutil.rmtree(state)
+    return stopped
+
+
+def down_all() -> list[str]:
+    labs = set(net.labs_with_namespace())
+    labs.update(name[len(vm.PROCESS_PREFIX):].split(".")[0] for name in vm.lab_processes().values())
+    if paths.state_root().exists():
+        labs.update(p.name for p in paths.state_root().iterdir() if p.is_dir())
+    for lab in sorted(labs):
+        down(lab)
+    return sorted(labs)
+
+
+def status(lab: str) -> dict | None:
+    path = paths.state_dir(lab) / "state.json"
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    for host in record.get("hosts", {}).values():
+        try:
+            host["peak_rss_mb"] = round(vm.peak_rss_mb(host["pid"]), 1)
+            host["running"] = True
+        except OSError:
+            host["running"] = False
+    return record
+
+
+def _save(state: Path, record: dict) -> None:
+    tmp = state / "state.json.tmp"
+    tmp.write_text(json.dumps(record, indent=2))
+    tmp.replace(state / "state.json")

@@ -1,0 +1,178 @@
+"""QEMU guests under software emulation (TCG): start, wait for SSH, stop.
+
+Every QEMU process carries the name `lvslab-<lab>.<host>`, so a lab left behind by a killed run is found
+and stopped from the process table even when its state file is gone.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .image import Image
+from .proc import run
+
+# Management network: QEMU user networking, one private copy per guest, restricted (the guest reaches
+# nothing outside); the controller reaches sshd through a 127.0.0.1 port forward. Documentation range.
+MGMT_NET = "203.0.113.240/28"
+MGMT_HOST = "203.0.113.241"
+MGMT_GUEST = "203.0.113.242"
+MEMORY_MB = 512
+PROCESS_PREFIX = "lvslab-"
+# Without a cap each QEMU takes 1.1-1.6 GB for translated code; 256 MB keeps a guest near 560 MB.
+TB_SIZE_MB = 256
+KERNEL_ARGS = ("root=/dev/vda rw console=ttyS0 net.ifnames=0 mitigations=off "
+               "systemd.show_status=0 systemd.journald.forward_to_console=1 8250.nr_uarts=1 tsc=reliable no_timer_check "
+               # Drivers for emulated hardware the lab never uses: loading them costs seconds under TCG.
+               "modprobe.blacklist=floppy,pcspkr,ata_piix,ata_generic,pata_acpi,kvm,kvm_amd,kvm_intel,"
+               "i2c_piix4,serio_raw,joydev,psmouse,sr_mod,cdrom,aesni_intel,crypto_simd,cryptd,ghash_clmulni_intel")
+
+
+@dataclass
+class Guest:
+    lab: str
+    name: str
+    index: int
+    ssh_port: int
+    overlay: Path
+    pidfile: Path
+    console: Path
+    # (mac, interface name, [addresses], tap or None for management)
+    nics: list
+
+    @property
+    def process_name(self) -> str:
+        return f"{PROCESS_PREFIX}{self.lab}.{self.name}"
+
+
+def mac(lab_byte: int, host_index: int, nic_index: int) -> str:
+    return f"52:54:00:{lab_byte:02x}:{host_index:02x}:{nic_index:02x}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def command(guest: Guest, image: Image, pubkey: str, routes: list) -> list[str]:
+    key_type, key_blob = pubkey.split()[:2]
+    append = [KERNEL_ARGS, f"lab.host={guest.name}", f"lab.key={key_type}:{key_blob}"]
+    cmd = ["qemu-system-x86_64", "-name", f"{guest.process_name},process={guest.process_name}",
+           "-accel", f"tcg,thread=multi,tb-size={TB_SIZE_MB}", "-cpu", "max", "-smp", "1", "-m", str(MEMORY_MB),
+           "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
+           "-serial", f"file:{guest.console}", "-daemonize", "-pidfile", str(guest.pidfile),
+           "-kernel", str(image.kernel), "-initrd", str(image.initrd),
+           "-drive", f"file={guest.overlay},if=none,id=root,format=qcow2,cache=unsafe,discard=unmap",
+           "-device", "virtio-blk-pci,drive=root,addr=0x2"]
+    for slot, (nic_mac, ifname, addrs, tap) in enumerate(guest.nics, start=3):
+        netdev = f"n{slot}"
+        if tap is None:
+            cmd += ["-netdev", f"user,id={netdev},restrict=on,ipv6=off,net={MGMT_NET},host={MGMT_HOST},"
+                               f"hostfwd=tcp:127.0.0.1:{guest.ssh_port}-{MGMT_GUEST}:22"]
+        else:
+            cmd += ["-netdev", f"tap,id={netdev},ifname={tap},script=no,downscript=no"]
+        # Pinned PCI slots and MACs: the guest's lab-init names each NIC by its MAC.
+        cmd += ["-device", f"virtio-net-pci,netdev={netdev},mac={nic_mac},addr={slot:#x}"]
+        append.append(f"lab.if={nic_mac},{ifname}" + "".join(f",{a}" for a in addrs))
+    append += [f"lab.route={dest},{via}" for dest, via in routes]
+    cmd += ["-append", " ".join(append)]
+    return cmd
+
+
+def start(guest: Guest, image: Image, pubkey: str, routes: list) -> int:
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image.disk), "-F", "qcow2", str(guest.overlay)])
+    run(command(guest, image, pubkey, routes))
+    return int(guest.pidfile.read_text().strip())
+
+
+def ssh_base(port: int, key: Path) -> list[str]:
+    return ["ssh", "-p", str(port), "-i", str(key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
+            "root@127.0.0.1"]
+
+
+def wait_ssh(guest: Guest, key: Path, deadline: float) -> float:
+    """Poll until sshd in the guest runs a command; returns the monotonic time it first did."""
+    while True:
+        alive = _pid_alive(guest.pidfile)
+        if not alive:
+            raise RuntimeError(f"{guest.name}: QEMU exited during boot; console log: {guest.console}")
+        probe = subprocess.run(ssh_base(guest.ssh_port, key) + ["true"], capture_output=True, timeout=60)
+        if probe.returncode == 0:
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{guest.name}: no SSH on 127.0.0.1:{guest.ssh_port} before the deadline; "
+                               f"console log: {guest.console}")
+        time.sleep(1)
+
+
+def _pid_alive(pidfile: Path) -> bool:
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def lab_processes(lab: str | None = None) -> dict[int, str]:
+    """QEMU processes of one lab (or of every lab), found by the name they carry: pid -> name."""
+    found = {}
+    marker = f"{PROCESS_PREFIX}{lab}." if lab else PROCESS_PREFIX
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not args or not args[0].endswith(b"qemu-system-x86_64"):
+            continue
+        for i, arg in enumerate(args[:-1]):
+            if arg == b"-name" and args[i + 1].decode(errors="replace").startswith(marker):
+                found[int(proc.name)] = args[i + 1].decode(errors="replace").split(",")[0]
+    return found
+
+
+def stop_all(lab: str | None, timeout: float = 10) -> list[str]:
+    procs = lab_processes(lab)
+    for pid in procs:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(pid) for pid in procs):
+        time.sleep(0.2)
+    for pid in procs:
+        if _alive(pid):
+            _signal(pid, signal.SIGKILL)
+    return sorted(procs.values())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    # A zombie is gone for our purposes.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        pass
