@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) the lvs.cluster authors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Glue between AnsibleModule and the model: argument specs built from the
+model's option tables, and the one place where domain errors become
+``fail_json``."""
+
+from __future__ import annotations
+
+import copy
+
+from ansible_collections.lvs.cluster.plugins.module_utils._errors import LvsError
+from ansible_collections.lvs.cluster.plugins.module_utils._model import (
+    DEST_OPTIONS,
+    SERVICE_KEY_OPTIONS,
+    SERVICE_OPTIONS,
+    SYNC_DAEMON_OPTIONS,
+    TIMEOUT_OPTIONS,
+)
+
+
+def service_key_spec():
+    return copy.deepcopy(SERVICE_KEY_OPTIONS)
+
+
+def service_spec():
+    spec = service_key_spec()
+    spec.update(copy.deepcopy(SERVICE_OPTIONS))
+    return spec
+
+
+def dest_spec():
+    return copy.deepcopy(DEST_OPTIONS)
+
+
+def table_service_spec():
+    spec = service_spec()
+    spec['destinations'] = {'type': 'list', 'elements': 'dict', 'default': [],
+                            'options': dest_spec()}
+    return spec
+
+
+def timeouts_spec():
+    return copy.deepcopy(TIMEOUT_OPTIONS)
+
+
+def sync_daemon_spec():
+    return copy.deepcopy(SYNC_DAEMON_OPTIONS)
+
+
+def pick(params, names):
+    """The subset of module params that the model reads."""
+    return {name: params.get(name) for name in names}
+
+
+def modprobe(module, name='ip_vs'):
+    """A loader callable for the netlink client (runs only if the family is missing)."""
+    return lambda: module.run_command(['modprobe', name])
+
+
+def run_module(module, run):
+    """Call ``run(module)`` and exit; domain errors become fail_json here only."""
+    try:
+        result = run(module)
+    except LvsError as exc:
+        module.fail_json(**exc.fail_kwargs())
+    module.exit_json(**result)
