@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: deps host-packages venv collection image demo test unit clean lab-down
+.PHONY: deps host-packages venv collection image demo test unit clean lab-down bench-lab
 
 deps: host-packages venv collection
 
@@ -56,3 +56,6 @@ lab-down:
 
 clean: lab-down
 	rm -rf .build $(VENV) tests/output
+
+bench-lab: image
+	$(PY) tests/benchmarks/lab_boot.py

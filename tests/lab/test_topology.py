@@ -1,0 +1,73 @@
+"""The topology reader: shipped topologies load, and each mistake names its place in the file."""
+import ipaddress
+
+import pytest
+
+from lab import inventory, topology
+
+SHIPPED = ["dr", "nat", "tun", "ha"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_topologies_load_with_documentation_addresses(name):
+    topo = topology.load(name)
+    doc_ranges = [ipaddress.ip_network(n) for n in
+                  ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]
+    for host in topo.hosts.values():
+        for nic in host.nics:
+            for addr in nic.addresses:
+                assert any(addr.ip in net for net in doc_ranges if net.version == addr.version), addr
+
+
+def test_tun_real_servers_sit_behind_a_routed_hop():
+    topo = topology.load("tun")
+    assert topo.router
+    director_lans = {nic.lan for nic in topo.hosts["director"].nics}
+    for rs in ("rs1", "rs2"):
+        assert not director_lans & {nic.lan for nic in topo.hosts[rs].nics}
+        assert ("default", "203.0.113.1") in topo.hosts[rs].routes
+
+
+def test_nat_client_is_on_another_subnet_and_namespace_does_not_route():
+    topo = topology.load("nat")
+    assert not topo.router
+    rs_lans = {nic.lan for nic in topo.hosts["rs1"].nics}
+    assert "outside" not in rs_lans
+
+
+def base():
+    return {"lans": {"lan": {"subnet": "198.51.100.0/24", "namespace": "198.51.100.1"}},
+            "hosts": {"h1": {"role": "director", "nics": {"lan": "198.51.100.10"}}}}
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["hosts"]["h1"].update(role="boss"), "hosts.h1.role"),
+    (lambda d: d["hosts"]["h1"]["nics"].update(lan="192.0.2.5"), "not inside LAN lan"),
+    (lambda d: d["hosts"]["h1"]["nics"].update(lan="198.51.100.1"), "already used"),
+    (lambda d: d["hosts"]["h1"]["nics"].update({"wan": "192.0.2.5"}), "hosts.h1.nics.wan: no such LAN"),
+    (lambda d: d["hosts"]["h1"].update(routes={"default": "192.0.2.1"}), "on none of the host's LANs"),
+    (lambda d: d["lans"]["lan"].update(subnet="not-a-net"), "lans.lan.subnet"),
+    (lambda d: d.update(extra=1), "unknown keys ['extra']"),
+    (lambda d: d["hosts"].update({"Bad_Name": {}}), "names are lowercase"),
+    (lambda d: d["hosts"]["h1"]["nics"].update(lan="198.51.100.255"), "broadcast"),
+])
+def test_mistakes_are_reported_with_their_place(mutate, message):
+    data = base()
+    mutate(data)
+    with pytest.raises(topology.TopologyError, match=None) as err:
+        topology.parse(data, name="t")
+    assert message in str(err.value)
+
+
+def test_inventory_groups_by_role_and_carries_lan_facts(tmp_path):
+    topo = topology.load("nat")
+    inv = inventory.build(topo, "x", {"director": 2201, "rs1": 2202, "rs2": 2203}, tmp_path / "key")
+    groups = inv["all"]["children"]
+    assert set(groups) == {"directors", "realservers"}
+    director = groups["directors"]["hosts"]["director"]
+    assert director["ansible_port"] == 2201
+    assert director["lab_nics"]["inside"] == {"interface": "eth2", "address": "198.51.100.1", "prefix": 24,
+                                              "address6": None, "prefix6": None}
+    script = inventory.to_script_json(inv)
+    assert script["_meta"]["hostvars"]["rs2"]["lab_address"] == "198.51.100.12"
+    assert sorted(script["all"]["children"]) == ["directors", "realservers"]
