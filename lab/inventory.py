@@ -20,7 +20,7 @@ def group_of(role: str) -> str:
     return role + "s"
 
 
-def build(topo: Topology, lab: str, ports: dict, key: Path) -> dict:
+def build(topo: Topology, lab: str, ports: dict, key: Path, wheels: Path | None = None) -> dict:
     hosts = {}
     groups: dict = {}
     for host in topo.hosts.values():
@@ -57,6 +57,8 @@ def build(topo: Topology, lab: str, ports: dict, key: Path) -> dict:
         "lab_name": lab,
         "lab_topology": topo.name,
         "lab_lans": lans,
+        # Guests reach no package index: roles install pyroute2 from this wheel on the controller.
+        "lab_pyroute2_wheel": str(next(iter(sorted(wheels.glob("pyroute2-*.whl"))), "")) if wheels else "",
         **topo.vars,
     }
     return {

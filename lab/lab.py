@@ -38,7 +38,7 @@ def up(topo: Topology, lab: str) -> dict:
         for name, guest in guests.items():
             record["hosts"][name]["ssh_ready_s"] = round(ready[name] - started, 1)
         record["up_seconds"] = round(max(ready.values()) - started, 1)
-        inv = inventory.build(topo, lab, {n: g.ssh_port for n, g in guests.items()}, key)
+        inv = inventory.build(topo, lab, {n: g.ssh_port for n, g in guests.items()}, key, img.wheels)
         record["inventory"] = str(inventory.write(inv, state))
         _save(state, record)
     except BaseException:

@@ -136,6 +136,20 @@ class Links:
         return sorted(link.get_attr('IFLA_IFNAME') for link in self.ipr.get_links()
                       if link['flags'] & IFF_UP and link.get_attr('IFLA_IFNAME') != 'lo')
 
+    def holders(self, address):
+        """(index, prefixlen) of every interface that holds `address`."""
+        return [(msg['index'], msg['prefixlen']) for msg in self.ipr.get_addr()
+                if msg.get_attr('IFA_ADDRESS') == address]
+
+    def route_interface(self, address):
+        """The name of the interface the kernel would send to `address` through, or None."""
+        for route in self.ipr.route('get', dst=address):
+            oif = route.get_attr('RTA_OIF')
+            if oif is not None:
+                names = self.names([oif])
+                return names[0] if names else None
+        return None
+
     def names(self, indexes):
         return [link.get_attr('IFLA_IFNAME') for link in self.ipr.get_links(*indexes)]
 

@@ -1,0 +1,199 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) the lvs.cluster authors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters that let the roles read the ONE service schema (the ipvs_table module's) instead of
+re-deriving it in Jinja: expand a cluster's services against the inventory, tell a real server which
+VIPs it holds, and render the table in ipvsadm's save format for the boot-time restore unit."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+name: lvs
+short_description: Expand and render lvs.cluster service definitions
+version_added: 0.1.0
+description:
+  - C(lvs_table) expands the director role's services into the O(lvs.cluster.ipvs_table#module:services) form.
+  - C(lvs_vips_for) lists the VIPs (and forwarding methods) a real server must hold.
+  - C(lvs_ipvsadm_rules) renders expanded services as C(ipvsadm -R) input.
+  - C(lvs_preflight) lists topology problems (DR without a shared LAN, NAT gateway not a director, TUN
+    without ipip) from gathered network facts.
+author: LVS cluster maintainers (@lvs-cluster)
+'''
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.lvs.cluster.plugins.module_utils import _model
+from ansible_collections.lvs.cluster.plugins.module_utils._errors import LvsError
+
+# Keys the roles accept on top of the module's schema.
+ROLE_SERVICE_KEYS = ('forwarding', 'name')
+ROLE_DEST_KEYS = ('host',)
+
+
+def lvs_table(services, hostvars, groups, realserver_group='realservers', address_var='lvs_address'):
+    """Services as the ipvs_table module takes them.
+
+    Per service, `forwarding` (nat, dr, tun) is the default of its destinations. Destinations may name
+    an inventory `host` instead of an address (its `address_var` host variable is used); a service
+    without `destinations` gets every host of `realserver_group`, on the service's port.
+    """
+    out = []
+    for index, service in enumerate(services or []):
+        if not isinstance(service, dict):
+            raise AnsibleFilterError('services[%d]: must be a dict' % index)
+        service = dict(service)
+        forwarding = service.pop('forwarding', None)
+        service.pop('name', None)
+        dests = service.pop('destinations', None)
+        if dests is None:
+            dests = [{'host': h} for h in groups.get(realserver_group, [])]
+        expanded = []
+        for dindex, dest in enumerate(dests):
+            dest = dict(dest)
+            host = dest.pop('host', None)
+            if host is not None:
+                if host not in hostvars:
+                    raise AnsibleFilterError('services[%d].destinations[%d].host: %s is not in the inventory'
+                                             % (index, dindex, host))
+                address = hostvars[host].get(address_var)
+                if not address:
+                    raise AnsibleFilterError('services[%d].destinations[%d].host: %s has no %s variable (its '
+                                             'address on the cluster LAN)' % (index, dindex, host, address_var))
+                dest.setdefault('address', address)
+            if forwarding is not None:
+                dest.setdefault('forwarding', forwarding)
+            if service.get('port') is not None:
+                dest.setdefault('port', service['port'])
+            expanded.append(dest)
+        service['destinations'] = expanded
+        out.append(service)
+    _parse(out)  # fail here, on the controller, with the field's path
+    return out
+
+
+def lvs_vips_for(services, addresses):
+    """[{address: VIP, forwarding: dr|tun|nat}] for the real server owning any of `addresses`."""
+    mine = set(str(a) for a in (addresses or []))
+    seen, vips = set(), []
+    for service in services or []:
+        for dest in service.get('destinations', []):
+            if str(dest.get('address')) in mine:
+                item = (str(service.get('address')), dest.get('forwarding', 'dr'))
+                if item not in seen and service.get('address'):
+                    seen.add(item)
+                    vips.append({'address': item[0], 'forwarding': item[1]})
+    return vips
+
+
+FWD_FLAG = {'nat': '-m', 'dr': '-g', 'tun': '-i', 'local': '-g'}
+
+
+def lvs_ipvsadm_rules(services):
+    """The table in the format of `ipvsadm -S -n`, which `ipvsadm -R` restores."""
+    table = _parse(services)
+    lines = []
+    for key, service in sorted(table.services.items(), key=lambda kv: str(kv[0])):
+        vs = _vs_arg(key)
+        line = ['-A'] + vs + ['-s', service.scheduler]
+        if service.persistence_timeout:
+            line += ['-p', str(service.persistence_timeout)]
+            if service.persistence_netmask is not None:
+                line += ['-M', str(service.persistence_netmask)]
+            if service.persistence_engine:
+                line += ['--pe', service.persistence_engine]
+        sched_flags = [name.replace('_', '-') for name in ('sh_fallback', 'sh_port', 'mh_fallback', 'mh_port')
+                       if getattr(service, name)]
+        if sched_flags:
+            line += ['-b', ','.join(sched_flags)]
+        if service.one_packet:
+            line.append('-o')
+        lines.append(' '.join(line))
+        for dkey, dest in sorted(table.dests.get(key, {}).items()):
+            line = ['-a'] + vs + ['-r', _endpoint(dest.address, dest.port), FWD_FLAG[dest.forwarding],
+                                  '-w', str(dest.weight)]
+            if dest.upper_threshold:
+                line += ['-x', str(dest.upper_threshold)]
+            if dest.lower_threshold:
+                line += ['-y', str(dest.lower_threshold)]
+            if dest.forwarding == 'tun' and dest.tunnel_type:
+                line += ['--tun-type', dest.tunnel_type]
+                if dest.tunnel_port:
+                    line += ['--tun-port', str(dest.tunnel_port)]
+                if dest.tunnel_checksum:
+                    line.append('--tun-' + dest.tunnel_checksum)
+            lines.append(' '.join(line))
+    return '\n'.join(lines) + '\n' if lines else ''
+
+
+def _parse(services):
+    try:
+        return _model.parse_table(services)
+    except LvsError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def _endpoint(address, port):
+    return ('[%s]:%d' if ':' in address else '%s:%d') % (address, port)
+
+
+def _vs_arg(key):
+    if getattr(key, 'fwmark', None):
+        return ['-f', str(key.fwmark)] + (['-6'] if key.family == 'ipv6' else [])
+    flag = {'tcp': '-t', 'udp': '-u', 'sctp': '--sctp-service'}[key.protocol]
+    return [flag, _endpoint(key.address, key.port)]
+
+
+def _networks(facts):
+    """Every IPv4 interface network of a host, from its gathered network facts."""
+    import ipaddress
+    nets = []
+    for name in facts.get('interfaces', []):
+        iface = facts.get(name.replace('-', '_'), {}) or {}
+        for v4 in [iface.get('ipv4')] + list(iface.get('ipv4_secondaries', []) or []):
+            if v4 and v4.get('address') and v4.get('netmask'):
+                nets.append(ipaddress.ip_interface('%s/%s' % (v4['address'], v4['netmask'])))
+    return nets
+
+
+def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_address'):
+    """Problems that would break the cluster, found before anything changes: [] when all is well.
+
+    Needs network facts of the directors and real servers, and for TUN real servers the registered
+    `__lvs_ipip` (result of `modinfo ipip`)."""
+    import ipaddress
+    problems = []
+    by_address = {}
+    for host in realservers:
+        address = hostvars[host].get(address_var)
+        if address:
+            by_address[str(address)] = host
+    director_nets = {d: _networks(hostvars[d].get('ansible_facts', {})) for d in directors}
+    for index, service in enumerate(services or []):
+        if not service.get('address') and not service.get('fwmark'):
+            problems.append('services[%d]: no VIP (address) and no fwmark' % index)
+        for dest in service.get('destinations', []):
+            ip = ipaddress.ip_address(str(dest['address']))
+            host = by_address.get(str(dest['address']), str(dest['address']))
+            method = dest.get('forwarding', 'dr')
+            if method == 'dr':
+                for director, nets in director_nets.items():
+                    if not any(ip in n.network for n in nets if n.version == ip.version):
+                        problems.append('%s (DR) shares no LAN with director %s: direct routing only works on '
+                                        'one layer-2 segment' % (host, director))
+            elif method == 'nat' and host in hostvars:
+                gateway = str(hostvars[host].get('realserver_nat_gateway', ''))
+                director_ips = {str(n.ip) for nets in director_nets.values() for n in nets}
+                if gateway not in director_ips:
+                    problems.append('%s (NAT): its gateway %r is not an address of a director (%s); replies '
+                                    'would bypass the director' % (host, gateway, ', '.join(sorted(director_ips))))
+            elif method == 'tun' and host in hostvars:
+                probe = hostvars[host].get('__lvs_ipip') or {}
+                if probe.get('rc', 1) != 0:
+                    problems.append('%s (TUN): its kernel has no ipip module' % host)
+    return sorted(set(problems))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'lvs_table': lvs_table, 'lvs_vips_for': lvs_vips_for, 'lvs_ipvsadm_rules': lvs_ipvsadm_rules,
+                'lvs_preflight': lvs_preflight}

@@ -1,0 +1,123 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) the lvs.cluster authors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: vip
+short_description: Hold a virtual IP on a director's interface
+version_added: 0.1.0
+description:
+  - Adds or removes the VIP as a host address (/32 or /128) on the director interface that answers ARP
+    (or neighbour discovery) for it. Unlike M(lvs.cluster.noarp_vip), which hides the VIP on real servers,
+    this one is meant to be seen.
+  - With O(device) omitted, the VIP goes on the interface the kernel routes it through, which is the LAN
+    interface when the VIP is inside a LAN's subnet.
+  - Runtime only; the director role persists the VIP with a systemd unit.
+author: LVS cluster maintainers (@lvs-cluster)
+requirements:
+  - pyroute2 >= 0.9.6 on the target
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: linux
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+options:
+  address:
+    description: The VIP, IPv4 or IPv6, without prefix length.
+    type: str
+    required: true
+  device:
+    description: The interface; by default the one the kernel routes O(address) through.
+    type: str
+  state:
+    description: Whether the VIP is held.
+    type: str
+    choices: [absent, present]
+    default: present
+'''
+
+EXAMPLES = r'''
+- name: The DR VIP on the director's LAN interface
+  lvs.cluster.vip:
+    address: 192.0.2.100
+
+- name: Give the VIP up
+  lvs.cluster.vip:
+    address: 192.0.2.100
+    state: absent
+'''
+
+RETURN = r'''
+device:
+  description: The interface that holds (or held) the VIP.
+  returned: success
+  type: str
+  sample: eth1
+prefix:
+  description: The prefix length used (32 or 128).
+  returned: success
+  type: int
+  sample: 32
+'''
+
+import ipaddress
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.lvs.cluster.plugins.module_utils._ansible import run_module
+from ansible_collections.lvs.cluster.plugins.module_utils._errors import ValidationError
+from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import HostNetError, Links, open_iproute
+
+
+def build_module():
+    return AnsibleModule(argument_spec={
+        'address': {'type': 'str', 'required': True},
+        'device': {'type': 'str'},
+        'state': {'type': 'str', 'choices': ['absent', 'present'], 'default': 'present'},
+    }, supports_check_mode=True)
+
+
+def run(module, links=None):
+    params = module.params
+    try:
+        ip = ipaddress.ip_address(str(params['address']).strip())
+    except ValueError:
+        raise ValidationError('address', 'invalid address %r' % params['address'],
+                              'an IPv4 or IPv6 address without prefix length')
+    address, prefix = str(ip), 32 if ip.version == 4 else 128
+    links = links or Links(open_iproute())
+    held = [(links.names([index])[0], plen) for index, plen in links.holders(address)]
+    device = params['device'] or (held[0][0] if held else links.route_interface(address))
+    if device is None or links.index(device) is None:
+        raise HostNetError('device: %s' % ('no interface named %r' % device if device
+                                           else 'no route to %s; name the interface' % address))
+    present = (device, prefix) in held
+    want = params['state'] == 'present'
+    changed = present != want
+    result = {'changed': changed, 'device': device, 'prefix': prefix}
+    if module._diff:
+        result['diff'] = {'before': {'address': address, 'device': device, 'present': present},
+                          'after': {'address': address, 'device': device, 'present': want}}
+    if changed and not module.check_mode:
+        index = links.index(device)
+        if want:
+            links.add_address(index, address, prefix)
+        else:
+            links.del_address(index, address, prefix)
+    return result
+
+
+def main():
+    run_module(build_module(), run)
+
+
+if __name__ == '__main__':
+    main()
