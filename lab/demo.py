@@ -1,48 +1,62 @@
-"""The main job on the embedded default: boot the DR lab and show it answering.
+"""The main job on the embedded default: an LVS-DR cluster built by site.yml, with traffic through the VIP.
 
-`python -m lab.demo [--keep]`: boots the `dr` topology, shows every guest's kernel, its IPVS table and
-LAN address, proves the client namespace reaches each guest, then tears the lab down (unless --keep).
+`python -m lab.demo [--keep]`:
+1. boots the `dr` topology (a director and two real servers);
+2. runs playbooks/site.yml with the example group_vars of playbooks/inventories/dr;
+3. sends a handful of client requests to the VIP from the lab namespace, showing which real server
+   answered;
+4. prints `ipvsadm -Ln --stats` from the director;
+5. tears the lab down (unless --keep).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 
-from . import lab, net, topology, vm
-from .paths import state_dir
+from . import lab, net, paths, topology, vm
 
 LAB = "demo"
+VIP = "198.51.100.100"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m lab.demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
+    parser.add_argument("--requests", type=int, default=6)
     args = parser.parse_args(argv)
     topo = topology.load("dr")
-    ok = True
     try:
         record = lab.up(topo, LAB)
-        print(f"\n== lab `{LAB}` ({topo.name}) up in {record['up_seconds']} s\n")
-        key = state_dir(LAB) / "id_ed25519"
-        for name, host in topo.hosts.items():
-            port = record["hosts"][name]["ssh_port"]
-            out = subprocess.run(vm.ssh_base(port, key) + [
-                "echo \"$(hostname): kernel $(uname -r)\"; ip -br -4 address show dev eth1; "
-                "modprobe ip_vs && ipvsadm -Ln | head -1"], capture_output=True, text=True)
-            print(out.stdout.rstrip() or out.stderr.rstrip())
-            address = str(host.nics[0].addresses[0].ip)
-            ping = subprocess.run(["ip", "netns", "exec", net.namespace(LAB), "ping", "-c", "1", "-W", "5",
-                                   address], capture_output=True, text=True)
-            ok &= ping.returncode == 0
-            print(f"client -> {name} {address}: {'answers' if ping.returncode == 0 else 'NO ANSWER'}\n")
-        print(f"inventory: {record['inventory']}")
+        state = paths.state_dir(LAB)
+        # The example group_vars sit beside the lab's inventory, where Ansible looks for them.
+        os.symlink(paths.REPO / "playbooks" / "inventories" / "dr" / "group_vars", state / "group_vars")
+        print(f"\n== lab up in {record['up_seconds']} s; running playbooks/site.yml\n", flush=True)
+        playbook_cmd = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+        play = subprocess.run([playbook_cmd, "-i", record["inventory"],
+                               str(paths.REPO / "playbooks" / "site.yml")], cwd=paths.REPO)
+        if play.returncode != 0:
+            print("site.yml failed", file=sys.stderr)
+            return 1
+        print(f"\n== {args.requests} new connections from the client to http://{VIP}/\n")
+        answered = []
+        for _ in range(args.requests):
+            out = subprocess.run(["ip", "netns", "exec", net.namespace(LAB), "curl", "-s", "-m", "10",
+                                  f"http://{VIP}/"], capture_output=True, text=True)
+            answered.append(out.stdout.strip() or f"(no answer: {out.stderr.strip()})")
+            print(f"  answered by {answered[-1]}")
+        port = record["hosts"]["director"]["ssh_port"]
+        stats = subprocess.run(vm.ssh_base(port, state / "id_ed25519") + ["ipvsadm -Ln --stats"],
+                               capture_output=True, text=True)
+        print(f"\n== ipvsadm -Ln --stats on the director\n\n{stats.stdout}")
+        return 0 if len(set(answered)) > 1 and all(a.startswith("rs") for a in answered) else 1
     finally:
-        if not args.keep:
-            lab.down(LAB)
+        if args.keep:
+            print(f"kept running: `python -m lab ssh {LAB} director`, `python -m lab down {LAB}`")
         else:
-            print(f"kept running: `python -m lab down {LAB}` removes it")
-    return 0 if ok else 1
+            lab.down(LAB)
 
 
 if __name__ == "__main__":
