@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: deps host-packages venv collection image demo test unit clean lab-down bench-lab
+.PHONY: deps host-packages venv collection image demo test unit bench-table clean lab-down bench-lab
 
 deps: host-packages venv collection
 
@@ -50,6 +50,10 @@ unit: deps
 
 test: image
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# Control-plane benchmark (prints figures; boots and removes its own one-guest lab).
+bench-table: image
+	$(PY) tests/benchmarks/table_apply.py
 
 lab-down:
 	$(PY) -m lab down --all

@@ -97,6 +97,8 @@ def diff_service(key, desired, current):
         return [Op(DEL, 'service', key=key, service=current)] if current is not None else []
     if current is None:
         return [Op(ADD, 'service', key=key, service=desired)]
+    if current == desired:  # the common case of a re-apply: skip the per-field comparison
+        return []
     changes = changes_between(current, desired)
     return [Op(SET, 'service', key=key, service=desired, changes=changes)] if changes else []
 
@@ -107,6 +109,8 @@ def diff_dest(key, desired, current):
         return [Op(DEL, 'dest', key=key, dest=current)] if current is not None else []
     if current is None:
         return [Op(ADD, 'dest', key=key, dest=desired)]
+    if current == desired:
+        return []
     changes = changes_between(current, desired)
     return [Op(SET, 'dest', key=key, dest=desired, changes=changes)] if changes else []
 

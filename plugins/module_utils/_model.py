@@ -452,6 +452,12 @@ def _address_info(text):
     return ip, reason
 
 
+@functools.lru_cache(maxsize=65536)
+def _compressed(ip):
+    """The normalised text of an address; cached like _address_info (big tables repeat it)."""
+    return ip.compressed
+
+
 def _parse_address(value, field_path, errors, unicast=False):
     """An ipaddress object, or None after recording the error."""
     if value is None:
@@ -499,7 +505,7 @@ def _service_key(params, path, errors, require_port):
     if ip is None or port is None or protocol is None:
         return None
     return ServiceKey(family='ipv4' if ip.version == 4 else 'ipv6',
-                      protocol=protocol, address=ip.compressed, port=port)
+                      protocol=protocol, address=_compressed(ip), port=port)
 
 
 def _netmask(value, family, field_path, errors):
@@ -613,7 +619,7 @@ def dest_from_params(params, service_key, path='', errors=None):
         errors.raise_if_any()
     if ip is None or port is None or len(errors.items) > before:
         return None
-    return Dest(address=ip.compressed, port=port, family=family, forwarding=forwarding,
+    return Dest(address=_compressed(ip), port=port, family=family, forwarding=forwarding,
                 weight=weight, upper_threshold=upper, lower_threshold=lower, **tunnel)
 
 
@@ -628,7 +634,7 @@ def dest_key_from_params(params, service_key, path='', errors=None):
         errors.raise_if_any()
     if ip is None or port is None:
         return None
-    return (ip.compressed, port)
+    return (_compressed(ip), port)
 
 
 def _tunnel_options(params, forwarding, path, errors):

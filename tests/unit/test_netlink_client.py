@@ -216,3 +216,15 @@ def test_require_pyroute2_version(monkeypatch):
     with pytest.raises(DependencyError) as info:
         nl.require_pyroute2()
     assert 'pip install' in str(info.value) and '0.9.6' in str(info.value)
+
+
+def test_stopping_a_daemon_that_does_not_run_names_the_daemon():
+    # Seen in the lab: the kernel answers ESRCH, whose generic text is about virtual services.
+    def responder(data):
+        return [kr.ack(kr.requests_in(data)[0][2], errno.ESRCH)]
+    client, _transport = client_with(responder)
+    with pytest.raises(KernelError) as info:
+        client.stop_daemon('master')
+    assert info.value.errno == errno.ESRCH
+    assert 'no master sync daemon is running' in str(info.value)
+    assert 'virtual service' not in str(info.value)

@@ -1,0 +1,86 @@
+"""One lab for every module integration target of the session.
+
+The session fixture boots tests/integration/topology.yml (a director and one real server), prepares
+the module venv in the guests (pyroute2 from the wheel the image carries) and ALWAYS takes the lab down,
+also when booting, preparing or a test fails.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+TOPOLOGY = HERE / "topology.yml"
+LAB_NAME = os.environ.get("LVS_IT_LAB", "it-modules")
+TAIL = 80
+
+
+def ansible_env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections"))
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
+    env["ANSIBLE_RETRY_FILES_ENABLED"] = "False"
+    env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "yaml"
+    return env
+
+
+def tail(text: str, lines: int = TAIL) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class Lab:
+    def __init__(self, record: dict):
+        self.record = record
+        self.name = record["lab"]
+        self.inventory = record["inventory"]
+        self.namespace = record["namespace"]
+
+    def playbook(self, path: Path, *extra: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+        cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", self.inventory, str(path),
+               "-e", json.dumps({"lab_namespace": self.namespace, "repo_root": str(REPO),
+                                 "controller_python": sys.executable}), *extra]
+        return subprocess.run(cmd, cwd=REPO, env=ansible_env(), capture_output=True, text=True,
+                              timeout=timeout, check=False)
+
+    def run_playbook(self, path: Path, *extra: str) -> str:
+        proc = self.playbook(path, *extra)
+        output = proc.stdout + proc.stderr
+        assert proc.returncode == 0, f"{path.name} failed (rc {proc.returncode}):\n{tail(output)}"
+        return output
+
+
+def _missing_prerequisite() -> str | None:
+    if os.geteuid() != 0:
+        return "the QEMU lab needs root"
+    for tool in ("qemu-system-x86_64", "ip"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (run `make deps`)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def lab():
+    reason = _missing_prerequisite()
+    if reason:
+        pytest.skip(reason)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "lab", "up", str(TOPOLOGY), "--name", LAB_NAME, "--json"],
+                              cwd=REPO, capture_output=True, text=True, timeout=900, check=False)
+        assert proc.returncode == 0, f"lab up failed:\n{tail(proc.stdout + proc.stderr)}"
+        the_lab = Lab(json.loads(proc.stdout))
+        the_lab.run_playbook(HERE / "prepare.yml")
+        yield the_lab
+    finally:
+        subprocess.run([sys.executable, "-m", "lab", "down", LAB_NAME], cwd=REPO,
+                       capture_output=True, text=True, timeout=300, check=False)

@@ -1,0 +1,114 @@
+"""ansible-test sanity on a copy of the collection (git ls-files), offline, and ansible-doc of each module.
+
+ansible-test needs the collection at .../ansible_collections/lvs/cluster; the copy keeps the work tree
+clean (tests/output stays in the temp tree). The sanity venvs bootstrap pip with a script that ansible-test
+looks for in its cache before downloading it; a stand-in placed there uses ensurepip instead, so the run
+needs no network beyond the package index that pip itself is configured with.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+MODULES = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if not p.stem.startswith("_"))
+
+GET_PIP_STANDIN = '''\
+"""Stand-in for pip's bootstrap script, placed by lvs.cluster's sanity test: ensurepip, then pip."""
+import subprocess
+import sys
+
+# ensurepip in a subprocess: in-process it sets PIP_CONFIG_FILE=/dev/null for the rest of the process.
+subprocess.run([sys.executable, "-m", "ensurepip", "--upgrade"], check=True)
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check"] + args, check=True)
+'''
+
+
+def _pip_version_of_ansible_test() -> str:
+    import ansible_test  # the package that ships with ansible-core
+
+    source = Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
+    found = re.search(r"\bpip='([^']+)'", source.read_text())
+    return found.group(1) if found else "24.2"
+
+
+def _install_get_pip_standin() -> None:
+    cache = Path.home() / ".ansible" / "test" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / ("get_pip_%s.py" % _pip_version_of_ansible_test().replace(".", "_"))
+    if not path.exists() or path.read_text() != GET_PIP_STANDIN:
+        path.write_text(GET_PIP_STANDIN)
+
+
+def _build_ignore() -> list:
+    """galaxy.yml's build_ignore: sanity checks the collection as it is built, not the lab tooling."""
+    import yaml
+
+    return yaml.safe_load((REPO / "galaxy.yml").read_text()).get("build_ignore") or []
+
+
+def _ignored(name: str, patterns: list) -> bool:
+    parts = name.split("/")
+    for pattern in patterns:
+        if fnmatch.fnmatch(name, pattern) or name.startswith(pattern.rstrip("/") + "/"):
+            return True
+        if any(fnmatch.fnmatch(part, pattern) for part in parts):
+            return True
+    return False
+
+
+def _copy_collection(dest_root: Path) -> Path:
+    # Tracked files plus new files not yet committed (not the git-ignored ones).
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    target = dest_root / "ansible_collections" / "lvs" / "cluster"
+    patterns = _build_ignore()
+    for name in filter(None, files):
+        src = REPO / name
+        if not src.is_file() or _ignored(name, patterns):
+            continue
+        out = target / name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, out)
+    return target
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
+    env.pop("ANSIBLE_COLLECTIONS_PATH", None)
+    return env
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is needed to list the collection's files")
+def test_ansible_test_sanity(tmp_path):
+    _install_get_pip_standin()
+    collection = _copy_collection(tmp_path)
+    subprocess.run(["git", "init", "-q"], cwd=collection, check=True)  # ansible-test lists files with git
+    subprocess.run(["git", "add", "-A"], cwd=collection, check=True)
+    proc = subprocess.run([str(BIN / "ansible-test"), "sanity", "--python", "3.11", "--color", "no"],
+                          cwd=collection, env=_env(), capture_output=True, text=True, timeout=3600, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, "ansible-test sanity failed:\n" + "\n".join(output.splitlines()[-120:])
+    for ignore in (REPO / "tests" / "sanity").glob("ignore-*.txt"):
+        assert ignore.read_text().strip() == "", f"{ignore.name} must stay empty"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_ansible_doc_renders(module):
+    env = _env()
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / ".build" / "collections")
+    proc = subprocess.run([str(BIN / "ansible-doc"), "lvs.cluster.%s" % module], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "lvs.cluster.%s" % module in proc.stdout
+    assert "[WARNING]" not in proc.stderr, proc.stderr
