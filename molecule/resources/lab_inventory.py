@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Ansible inventory script: the running lab named by LVS_LAB_NAME, or an empty inventory.
 
 Molecule links this into every scenario's inventory, so plays and testinfra see the lab's groups and

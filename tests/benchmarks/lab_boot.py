@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: how fast the lab boots and how much host memory a guest takes. Prints figures; asserts nothing.
 
     python tests/benchmarks/lab_boot.py [--rebuild] [--runs N]
@@ -38,7 +37,7 @@ def main() -> int:
     topo = topology.load("dr")
     ups, rss = [], []
     try:
-        for _ in range(args.runs):
+        for _run in range(args.runs):
             started = time.monotonic()
             lab.up(topo, LAB)
             ups.append(time.monotonic() - started)

@@ -24,7 +24,7 @@ def ssh(host, command, timeout=60):
            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
            "-o", "ConnectTimeout=10", "-o", "ControlMaster=no", "-o", "ControlPath=none", "root@127.0.0.1", command]
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(cmd, 255, "", "timeout")
 
@@ -48,9 +48,9 @@ def reboot_and_wait(hosts, deadline_s=600):
 
 def fetch_many(count):
     seen = []
-    for _ in range(count):
+    for _attempt in range(count):
         out = subprocess.run(["ip", "netns", "exec", f"lvslab-{LAB}", "curl", "-s", "-m", "10",
-                              f"http://{VIP}/"], capture_output=True, text=True)
+                              f"http://{VIP}/"], capture_output=True, text=True, check=False)
         seen.append(out.stdout.strip())
     return seen
 

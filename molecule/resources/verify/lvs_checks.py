@@ -185,7 +185,7 @@ def client_main(params: dict) -> dict:
     with _Sniffer(params["interfaces"], params["client"], vip, port) as sniff:
         if params.get("flush_neigh"):
             subprocess.run(["ip", "neigh", "flush", "to", vip], check=False)
-        for _ in range(int(params["connections"])):
+        for _connection in range(int(params["connections"])):
             if time.monotonic() > deadline:
                 results.append({"error": "client deadline reached", "bodies": []})
                 break
@@ -194,7 +194,8 @@ def client_main(params: dict) -> dict:
             if errors >= int(params.get("max_errors", 3)):
                 break  # bounded: a broken setup fails in a few timeouts, not in one per connection
         sniff.quiet_for(0.5, 3.0)
-    neigh = subprocess.run(["ip", "-j", "neigh", "show", "to", vip], capture_output=True, text=True).stdout
+    neigh = subprocess.run(["ip", "-j", "neigh", "show", "to", vip], capture_output=True, text=True,
+                           check=False).stdout
     return {
         "results": results,
         "tx": dict(sniff.tx), "rx": dict(sniff.rx),
@@ -273,7 +274,7 @@ class Lab:
                   "flush_neigh": flush_neigh}
         proc = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable, str(Path(__file__).resolve()),
                                "client", json.dumps(params)],
-                              capture_output=True, text=True, timeout=deadline + 30)
+                              capture_output=True, text=True, timeout=deadline + 30, check=False)
         assert proc.returncode == 0, f"client in {self.ns} failed: {proc.stderr}"
         return json.loads(proc.stdout)
 
