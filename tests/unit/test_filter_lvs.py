@@ -1,0 +1,112 @@
+"""The roles' filters: one schema expanded against the inventory, rendered for ipvsadm -R, and the
+preflight that stops site.yml before any change."""
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.lvs.cluster.plugins.filter.lvs import (
+    lvs_ipvsadm_rules,
+    lvs_preflight,
+    lvs_table,
+    lvs_vips_for,
+)
+
+GROUPS = {"directors": ["lb"], "realservers": ["rs1", "rs2"]}
+
+
+def hostvars(**extra):
+    hv = {
+        "lb": {"lvs_address": "198.51.100.10", "ansible_facts": facts(eth1=("198.51.100.10", "255.255.255.0"))},
+        "rs1": {"lvs_address": "198.51.100.11"},
+        "rs2": {"lvs_address": "198.51.100.12"},
+    }
+    for host, values in extra.items():
+        hv[host].update(values)
+    return hv
+
+
+def facts(**ifaces):
+    out = {"interfaces": list(ifaces) + ["lo"], "lo": {"ipv4": {"address": "127.0.0.1", "netmask": "255.0.0.0"}}}
+    for name, (address, netmask) in ifaces.items():
+        out[name] = {"ipv4": {"address": address, "netmask": netmask}}
+    return out
+
+
+def test_service_without_destinations_gets_every_real_server_on_its_port():
+    table = lvs_table([{"address": "198.51.100.100", "port": 80, "forwarding": "dr", "scheduler": "rr"}],
+                      hostvars(), GROUPS)
+    assert table == [{"address": "198.51.100.100", "port": 80, "scheduler": "rr", "destinations": [
+        {"address": "198.51.100.11", "forwarding": "dr", "port": 80},
+        {"address": "198.51.100.12", "forwarding": "dr", "port": 80}]}]
+
+
+def test_destinations_by_host_keep_their_own_settings():
+    table = lvs_table([{"address": "192.0.2.100", "port": 80, "forwarding": "nat",
+                        "destinations": [{"host": "rs2", "weight": 3, "port": 8080}]}], hostvars(), GROUPS)
+    assert table[0]["destinations"] == [{"address": "198.51.100.12", "weight": 3, "port": 8080,
+                                         "forwarding": "nat"}]
+
+
+@pytest.mark.parametrize("services, message", [
+    ([{"address": "198.51.100.100", "port": 80, "destinations": [{"host": "nope"}]}], "nope is not in the inventory"),
+    ([{"address": "198.51.100.100", "port": 80, "scheduler": "fastest"}], "scheduler"),
+    ([{"address": "198.51.100.100", "port": 80, "forwarding": "dr",
+       "destinations": [{"host": "rs1", "port": 8080}]}], "port"),
+])
+def test_bad_services_fail_on_the_controller_naming_the_field(services, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        lvs_table(services, hostvars(), GROUPS)
+
+
+def test_a_real_server_holds_the_vips_of_its_services_only():
+    table = lvs_table([
+        {"address": "198.51.100.100", "port": 80, "forwarding": "dr"},
+        {"address": "198.51.100.101", "port": 80, "forwarding": "tun", "destinations": [{"host": "rs2"}]},
+    ], hostvars(), GROUPS)
+    assert lvs_vips_for(table, ["198.51.100.11"]) == [{"address": "198.51.100.100", "forwarding": "dr"}]
+    assert lvs_vips_for(table, ["198.51.100.12"]) == [{"address": "198.51.100.100", "forwarding": "dr"},
+                                                     {"address": "198.51.100.101", "forwarding": "tun"}]
+
+
+def test_rules_are_ipvsadm_save_format():
+    table = lvs_table([
+        {"address": "198.51.100.100", "port": 8080, "forwarding": "dr", "scheduler": "rr",
+         "persistence_timeout": 300},
+        {"fwmark": 7, "scheduler": "sh", "sh_port": True, "destinations": [
+            {"address": "203.0.113.11", "port": 0, "forwarding": "tun", "tunnel_type": "gue", "tunnel_port": 6080}]},
+    ], hostvars(), GROUPS)
+    rules = lvs_ipvsadm_rules(table).splitlines()
+    assert "-A -t 198.51.100.100:8080 -s rr -p 300 -M 255.255.255.255" in rules
+    assert "-a -t 198.51.100.100:8080 -r 198.51.100.11:8080 -g -w 1" in rules
+    assert "-A -f 7 -s sh -b sh-port" in rules
+    assert "-a -f 7 -r 203.0.113.11:0 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum" in rules
+
+
+def expanded(forwarding, vip="198.51.100.100"):
+    return lvs_table([{"address": vip, "port": 80, "forwarding": forwarding}], hostvars(), GROUPS)
+
+
+def test_preflight_passes_a_sound_dr_cluster():
+    assert lvs_preflight(expanded("dr"), hostvars(), ["lb"], ["rs1", "rs2"]) == []
+
+
+def test_preflight_dr_real_server_on_another_lan():
+    hv = hostvars(rs2={"lvs_address": "203.0.113.12"})
+    table = lvs_table([{"address": "198.51.100.100", "port": 80, "forwarding": "dr"}], hv, GROUPS)
+    assert lvs_preflight(table, hv, ["lb"], ["rs1", "rs2"]) == [
+        "rs2 (DR) shares no LAN with director lb: direct routing only works on one layer-2 segment"]
+
+
+def test_preflight_nat_gateway_must_be_the_director():
+    hv = hostvars(rs1={"realserver_nat_gateway": "198.51.100.10"}, rs2={"realserver_nat_gateway": "198.51.100.1"})
+    problems = lvs_preflight(expanded("nat", "192.0.2.100"), hv, ["lb"], ["rs1", "rs2"])
+    assert len(problems) == 1 and problems[0].startswith("rs2 (NAT): its gateway '198.51.100.1' is not")
+
+
+def test_preflight_tun_real_server_without_ipip():
+    hv = hostvars(rs1={"__lvs_ipip": {"rc": 0}}, rs2={"__lvs_ipip": {"rc": 1}})
+    assert lvs_preflight(expanded("tun"), hv, ["lb"], ["rs1", "rs2"]) == ["rs2 (TUN): its kernel has no ipip module"]
+
+
+def test_preflight_service_without_vip():
+    problems = lvs_preflight([{"port": 80, "destinations": []}], hostvars(), ["lb"], ["rs1", "rs2"])
+    assert problems == ["services[0]: no VIP (address) and no fwmark"]
