@@ -491,7 +491,8 @@ def check_replies_bypass_director(lab: Lab, vip: str, client: str, port: int = 8
     fig = measure_bytes(lab, vip, client, port)
     run = fig.pop("run")
     director_mac = lab.mac(lab.directors[0], fig["director_interface"])
-    assert fig["client_rx"] > 3 * fig["client_tx"], f"the measurement needs replies larger than requests: {fig}"
+    # Replies twice the requests keep the two claims below apart; TCP coalescing varies the ratio (about 3x).
+    assert fig["client_rx"] > 2 * fig["client_tx"], f"the measurement needs replies larger than requests: {fig}"
     forwarded = fig["client_tx"] + encap * fig["client_tx_frames"]
     slack = 4096  # ARP, neighbour discovery
     assert fig["director_tx"] <= forwarded * 1.05 + slack, \
