@@ -1,4 +1,4 @@
-"""One lab for every module integration target of the session.
+"""One lab for every module integration target.
 
 The session fixture boots tests/integration/topology.yml (a director and one real server), prepares
 the module venv in the guests (pyroute2 from the wheel the image carries) and ALWAYS takes the lab down,
@@ -69,7 +69,9 @@ def _missing_prerequisite() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Module scope: the lab is down as soon as the targets are done, not after the whole test session
+# (the Molecule scenarios that follow need the CPU).
+@pytest.fixture(scope="module")
 def lab():
     reason = _missing_prerequisite()
     if reason:

@@ -63,8 +63,8 @@ def test_a_real_server_holds_the_vips_of_its_services_only():
         {"address": "198.51.100.101", "port": 80, "forwarding": "tun", "destinations": [{"host": "rs2"}]},
     ], hostvars(), GROUPS)
     assert lvs_vips_for(table, ["198.51.100.11"]) == [{"address": "198.51.100.100", "forwarding": "dr"}]
-    assert lvs_vips_for(table, ["198.51.100.12"]) == [{"address": "198.51.100.100", "forwarding": "dr"},
-                                                     {"address": "198.51.100.101", "forwarding": "tun"}]
+    assert lvs_vips_for(table, ["198.51.100.12"]) == [
+        {"address": "198.51.100.100", "forwarding": "dr"}, {"address": "198.51.100.101", "forwarding": "tun"}]
 
 
 def test_rules_are_ipvsadm_save_format():
