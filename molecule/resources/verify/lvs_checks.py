@@ -36,6 +36,13 @@ from pathlib import Path
 STATE_ROOT = Path(os.environ.get("LVS_LAB_STATE", "/var/tmp/lvs-lab"))
 NS_PREFIX = "lvslab-"
 BRIDGE_PREFIX = "br-"          # the lab's bridge per LAN inside the namespace (lab/net.py)
+# The services every scenario's group_vars declare (playbooks/inventories/*/group_vars/all.yml), written
+# out here as the verify suites' own expectation: port: (scheduler, weights, persistence timeout).
+CONTRACT_SERVICES = {
+    80: ("rr", {"rs1": 1, "rs2": 1}, None),
+    81: ("wrr", {"rs1": 1, "rs2": 3}, None),
+    8080: ("rr", {"rs1": 1, "rs2": 1}, 300),
+}
 IPIP_OVERHEAD = 20             # bytes an IPIP header adds to each forwarded frame
 
 # --------------------------------------------------------------------------------------------------

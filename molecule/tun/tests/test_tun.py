@@ -17,11 +17,7 @@ import lvs_checks as lvs  # noqa: E402
 
 VIP = "198.51.100.100"
 CLIENT = "198.51.100.1"
-SERVICES = {  # port: (scheduler, weights, persistence timeout)
-    80: ("rr", {"rs1": 1, "rs2": 1}, None),
-    81: ("wrr", {"rs1": 1, "rs2": 3}, None),
-    8080: ("rr", {"rs1": 1, "rs2": 1}, 300),
-}
+SERVICES = lvs.CONTRACT_SERVICES
 
 
 @pytest.fixture(scope="module")
