@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.lvs.cluster.plugins.module_utils._errors import LvsError
+from ansible_collections.lvs.cluster.plugins.module_utils._errors import ApplyError, LvsError
 from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     DEST_OPTIONS,
     SERVICE_KEY_OPTIONS,
@@ -66,3 +66,12 @@ def run_module(module, run):
     except LvsError as exc:
         module.fail_json(**exc.fail_kwargs())
     module.exit_json(**result)
+
+
+def apply_plan(client, plan, result):
+    """Send a plan; record the mutations in ``result``; raise ApplyError naming
+    what was applied and what failed if the kernel refused any operation."""
+    outcome = client.apply(plan)
+    result['mutations'] = client.mutations
+    if not outcome.ok:
+        raise ApplyError(outcome.first_error(), outcome.to_dict())

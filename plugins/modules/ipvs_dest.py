@@ -166,6 +166,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
+    apply_plan,
     dest_spec,
     modprobe,
     pick,
@@ -181,7 +182,6 @@ from ansible_collections.lvs.cluster.plugins.module_utils._diff import (
     quiesced,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import (
-    ApplyError,
     KernelError,
     LvsError,
 )
@@ -224,19 +224,12 @@ def build_module():
     return AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
 
 
-def _apply(client, plan, result):
-    outcome = client.apply(plan)
-    result['mutations'] = client.mutations
-    if not outcome.ok:
-        raise ApplyError(outcome.first_error(), outcome.to_dict())
-
-
 def _drain(module, client, key, current, result, clock, sleep):
     """Quiesce, wait for active connections to end, then delete (or not)."""
     params = module.params
     if current.weight != 0:
-        _apply(client, [Op(SET, 'dest', key=key, dest=quiesced(current),
-                           changes=(('weight', current.weight, 0),))], result)
+        apply_plan(client, [Op(SET, 'dest', key=key, dest=quiesced(current),
+                               changes=(('weight', current.weight, 0),))], result)
     start = clock()
     deadline = start + max(params['drain_timeout'], 0)
     while True:
@@ -302,9 +295,9 @@ def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
         if plan and not module.check_mode:
             if draining:
                 if _drain(module, client, key, current, result, clock, sleep):
-                    _apply(client, [op for op in plan if op.action == DEL], result)
+                    apply_plan(client, [op for op in plan if op.action == DEL], result)
             else:
-                _apply(client, plan, result)
+                apply_plan(client, plan, result)
         elif draining:
             result['drain'] = {'finished': False, 'waited': 0.0,
                                'active_connections': None}

@@ -94,13 +94,13 @@ mutations:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
+    apply_plan,
     modprobe,
     pick,
     run_module,
     service_spec,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._diff import diff_output, diff_service
-from ansible_collections.lvs.cluster.plugins.module_utils._errors import ApplyError
 from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     SERVICE_KEY_OPTIONS,
     SERVICE_OPTIONS,
@@ -150,10 +150,7 @@ def run(module, connect_client=None):
                 table.add_service(current)
             result['diff'] = diff_output(table, plan)
         if plan and not module.check_mode:
-            outcome = client.apply(plan)
-            result['mutations'] = client.mutations
-            if not outcome.ok:
-                raise ApplyError(outcome.first_error(), outcome.to_dict())
+            apply_plan(client, plan, result)
     finally:
         client.close()
     return result

@@ -270,6 +270,7 @@ unknown:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
+    apply_plan,
     modprobe,
     run_module,
     sync_daemon_spec,
@@ -277,7 +278,6 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
     timeouts_spec,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._diff import diff_output, plan_all
-from ansible_collections.lvs.cluster.plugins.module_utils._errors import ApplyError
 from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     ErrorCollector,
     parse_table,
@@ -337,10 +337,7 @@ def run(module, connect_client=None):
         if module._diff:
             result['diff'] = diff_output(current, plan, current_timeouts, current_daemons)
         if plan and not module.check_mode:
-            outcome = client.apply(plan)
-            result['mutations'] = client.mutations
-            if not outcome.ok:
-                raise ApplyError(outcome.first_error(), outcome.to_dict())
+            apply_plan(client, plan, result)
     finally:
         client.close()
     return result
