@@ -7,7 +7,7 @@ import os
 import re
 import sys
 
-from . import image, inventory, lab, net, topology, vm
+from . import image, inventory, lab, load, net, topology, vm
 from .prereq import PrerequisiteError
 from .proc import CommandError
 
@@ -44,6 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name", type=lab_name)
     p.add_argument("host")
     p.add_argument("command", nargs=argparse.REMAINDER)
+    for verb, text in (("poweroff", "pull one guest's plug (QEMU killed; disk and taps kept)"),
+                       ("poweron", "boot a powered-off guest again from its own disk")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("name", type=lab_name)
+        p.add_argument("host")
+    p = sub.add_parser("load", help="bounded HTTP load from the lab namespace; prints records as JSON")
+    p.add_argument("name", type=lab_name)
+    p.add_argument("--vip", required=True)
+    p.add_argument("--port", type=int, default=80)
+    p.add_argument("--count", type=int, default=100)
+    p.add_argument("--rate", type=float, default=10.0, help="requests per second (open loop)")
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds per request")
+    p.add_argument("--mode", choices=load.MODES, default="fresh")
+    p.add_argument("--summary", action="store_true", help="print only the summary")
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.cmd](args)
@@ -115,8 +129,29 @@ def cmd_ssh(args) -> int:
     os.execvp("ssh", base + command)
 
 
+def cmd_poweroff(args) -> int:
+    lab.power_off(args.name, args.host)
+    return 0
+
+
+def cmd_poweron(args) -> int:
+    lab.power_on(args.name, args.host)
+    return 0
+
+
+def cmd_load(args) -> int:
+    if not net.ns_exists(net.namespace(args.name)):
+        print(f"lab: no lab named {args.name} is running", file=sys.stderr)
+        return 1
+    result = load.finish(load.start(args.name, args.vip, port=args.port, count=args.count, rate=args.rate,
+                                    timeout=args.timeout, mode=args.mode))
+    print(json.dumps(result["summary"] if args.summary else result, indent=2))
+    return 0 if result["summary"]["failed"] == 0 else 3
+
+
 COMMANDS = {"build": cmd_build, "up": cmd_up, "down": cmd_down, "status": cmd_status,
-            "inventory": cmd_inventory, "exec": cmd_exec, "ssh": cmd_ssh}
+            "inventory": cmd_inventory, "exec": cmd_exec, "ssh": cmd_ssh, "poweroff": cmd_poweroff,
+            "poweron": cmd_poweron, "load": cmd_load}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -61,13 +61,58 @@ def _start_guests(topo: Topology, lab: str, img, state: Path, pubkey: str, recor
         guest = vm.Guest(lab=lab, name=host.name, index=index, ssh_port=vm.free_port(),
                          overlay=state / f"{host.name}.qcow2", pidfile=state / f"{host.name}.pid",
                          console=state / f"{host.name}.console.log", nics=nics)
-        pid = vm.start(guest, img, pubkey, list(host.routes))
-        record["hosts"][host.name] = {"pid": pid, "ssh_port": guest.ssh_port}
+        pid, cmd = vm.start(guest, img, pubkey, list(host.routes))
+        taps = [[tap, nic.lan] for (_, _, _, tap), nic in zip(nics[1:], host.nics)]
+        # the command and taps are kept so that power_on() can boot this guest again from its own disk
+        record["hosts"][host.name] = {"pid": pid, "ssh_port": guest.ssh_port, "command": cmd, "taps": taps,
+                                      "pidfile": str(guest.pidfile), "console": str(guest.console)}
         _save(state, record)
-        for (_, _, _, tap), nic in zip(nics[1:], host.nics):
-            net.attach_tap(lab, tap, nic.lan)
+        for tap, lan in taps:
+            net.attach_tap(lab, tap, lan)
         guests[host.name] = guest
     return guests
+
+
+def power_off(lab: str, host: str) -> None:
+    """Hard power-off of one guest (QEMU killed); its disk and network stay for power_on()."""
+    record = _host_record(lab, host)
+    if not vm.power_off(lab, host):
+        raise RuntimeError(f"{lab}: {host} is not running")
+    say(f"{lab}: {host} powered off")
+    record["hosts"][host]["running"] = False
+
+
+def power_on(lab: str, host: str, wait: bool = True) -> float:
+    """Boot a powered-off guest again from its own disk; returns seconds until SSH answers (or 0)."""
+    record = _host_record(lab, host)
+    entry = record["hosts"][host]
+    if any(name == f"{vm.PROCESS_PREFIX}{lab}.{host}" for name in vm.lab_processes(lab).values()):
+        raise RuntimeError(f"{lab}: {host} is already running")
+    started = time.monotonic()
+    for tap, _lan in entry["taps"]:  # QEMU opens its tap in our namespace, then we move it to the lab's
+        net.delete_tap(lab, tap)
+        net.create_tap(tap)
+    entry["pid"] = vm.boot(entry["command"], Path(entry["pidfile"]))
+    for tap, lan in entry["taps"]:
+        net.attach_tap(lab, tap, lan)
+    _save(paths.state_dir(lab), record)
+    if not wait:
+        return 0.0
+    guest = vm.Guest(lab=lab, name=host, index=0, ssh_port=entry["ssh_port"], overlay=Path(),
+                     pidfile=Path(entry["pidfile"]), console=Path(entry["console"]), nics=[])
+    ready = vm.wait_ssh(guest, paths.state_dir(lab) / "id_ed25519", time.monotonic() + BOOT_DEADLINE)
+    say(f"{lab}: {host} powered on, SSH after {ready - started:.1f} s")
+    return ready - started
+
+
+def _host_record(lab: str, host: str) -> dict:
+    path = paths.state_dir(lab) / "state.json"
+    if not path.exists():
+        raise RuntimeError(f"no running lab {lab}")
+    record = json.loads(path.read_text())
+    if host not in record["hosts"] or "command" not in record["hosts"][host]:
+        raise RuntimeError(f"{lab}: no host {host} (or the lab was started by an older version)")
+    return record
 
 
 def down(lab: str, quiet: bool = False) -> list[str]:

@@ -64,6 +64,15 @@ def create_tap(name: str) -> None:
     run(["ip", "tuntap", "add", "dev", name, "mode", "tap"])
 
 
+def delete_tap(lab: str, name: str) -> None:
+    """Remove a tap wherever it is (our namespace or the lab's); absent is fine."""
+    if name in _links(None):
+        run(["ip", "link", "del", name])
+    ns = namespace(lab)
+    if ns_exists(ns) and name in _links(ns):
+        run(["ip", "-n", ns, "link", "del", name])
+
+
 def attach_tap(lab: str, tap: str, lan: str) -> None:
     ns = namespace(lab)
     run(["ip", "link", "set", tap, "netns", ns])

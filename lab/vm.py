@@ -84,10 +84,29 @@ def command(guest: Guest, image: Image, pubkey: str, routes: list) -> list[str]:
     return cmd
 
 
-def start(guest: Guest, image: Image, pubkey: str, routes: list) -> int:
+def start(guest: Guest, image: Image, pubkey: str, routes: list) -> tuple[int, list[str]]:
+    """A new overlay and a booted guest: (pid, the QEMU command, kept to power the guest on again)."""
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image.disk), "-F", "qcow2", str(guest.overlay)])
-    run(command(guest, image, pubkey, routes))
-    return int(guest.pidfile.read_text().strip())
+    cmd = command(guest, image, pubkey, routes)
+    return boot(cmd, guest.pidfile), cmd
+
+
+def boot(cmd: list[str], pidfile: Path) -> int:
+    """Run a (daemonizing) QEMU command line; the guest's disk overlay is whatever it left last time."""
+    run(cmd)
+    return int(pidfile.read_text().strip())
+
+
+def power_off(lab: str, host: str) -> list[int]:
+    """Pull the plug: SIGKILL, no shutdown inside the guest (what a crashed or unplugged host does)."""
+    name = f"{PROCESS_PREFIX}{lab}.{host}"
+    pids = [pid for pid, proc_name in lab_processes(lab).items() if proc_name == name]
+    for pid in pids:
+        _signal(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.1)
+    return pids
 
 
 def ssh_base(port: int, key: Path) -> list[str]:

@@ -16,6 +16,7 @@ description:
   - C(lvs_table) expands the director role's services into the O(lvs.cluster.ipvs_table#module:services) form.
   - C(lvs_vips_for) lists the VIPs (and forwarding methods) a real server must hold.
   - C(lvs_ipvsadm_rules) renders expanded services as C(ipvsadm -R) input.
+  - C(lvs_service_names) lists expanded services' keys as M(lvs.cluster.ipvs_info) names them.
   - C(lvs_preflight) lists topology problems (DR without a shared LAN, NAT gateway not a director, TUN
     without ipip) from gathered network facts.
 author: LVS cluster maintainers (@lvs-cluster)
@@ -25,8 +26,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.lvs.cluster.plugins.module_utils import _model
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import LvsError
 
-# Keys the roles accept on top of the module's schema.
-ROLE_SERVICE_KEYS = ('forwarding', 'name')
+# Keys the roles accept on top of the module's schema; the keepalived ones are read only by the
+# keepalived backend (plugins/filter/keepalived.py) and ignored by the ipvs backend.
+KEEPALIVED_SERVICE_KEYS = ('healthcheck', 'sorry_server', 'inhibit_on_failure')
+ROLE_SERVICE_KEYS = ('forwarding', 'name') + KEEPALIVED_SERVICE_KEYS
 ROLE_DEST_KEYS = ('host',)
 
 
@@ -43,7 +46,8 @@ def lvs_table(services, hostvars, groups, realserver_group='realservers', addres
             raise AnsibleFilterError('services[%d]: must be a dict' % index)
         service = dict(service)
         forwarding = service.pop('forwarding', None)
-        service.pop('name', None)
+        for key in ROLE_SERVICE_KEYS:
+            service.pop(key, None)
         dests = service.pop('destinations', None)
         if dests is None:
             dests = [{'host': h} for h in groups.get(realserver_group, [])]
@@ -83,6 +87,12 @@ def lvs_vips_for(services, addresses):
                     seen.add(item)
                     vips.append({'address': item[0], 'forwarding': item[1]})
     return vips
+
+
+def lvs_service_names(services):
+    """The services' keys as lvs.cluster.ipvs_info names them (`tcp 192.0.2.10:80`, `fwmark 5 ipv4`), to
+    check what a kernel holds against what was declared."""
+    return sorted(str(key) for key in _parse(services).services)
 
 
 FWD_FLAG = {'nat': '-m', 'dr': '-g', 'tun': '-i', 'local': '-g'}
@@ -196,4 +206,4 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
 class FilterModule(object):
     def filters(self):
         return {'lvs_table': lvs_table, 'lvs_vips_for': lvs_vips_for, 'lvs_ipvsadm_rules': lvs_ipvsadm_rules,
-                'lvs_preflight': lvs_preflight}
+                'lvs_preflight': lvs_preflight, 'lvs_service_names': lvs_service_names}

@@ -110,3 +110,12 @@ def test_preflight_tun_real_server_without_ipip():
 def test_preflight_service_without_vip():
     problems = lvs_preflight([{"port": 80, "destinations": []}], hostvars(), ["lb"], ["rs1", "rs2"])
     assert problems == ["services[0]: no VIP (address) and no fwmark"]
+
+
+def test_service_names_are_ipvs_info_names():
+    from ansible_collections.lvs.cluster.plugins.filter.lvs import lvs_service_names
+
+    table = lvs_table([{"address": "198.51.100.100", "port": 80, "forwarding": "dr"},
+                       {"fwmark": 5, "forwarding": "dr", "destinations": [{"host": "rs1", "port": 80}]}],
+                      hostvars(), GROUPS)
+    assert lvs_service_names(table) == ["fwmark 5 ipv4", "tcp 198.51.100.100:80"]

@@ -1,0 +1,291 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) the lvs.cluster authors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""keepalived.conf from the director role's services: the same schema the ipvs backend applies, so the
+two backends cannot drift apart. Written in Python rather than Jinja so that every input error names its
+field (and the accepted values) before anything is rendered, and so that unit tests cover the output."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+name: keepalived
+short_description: Render keepalived.conf for an LVS director from lvs.cluster services
+version_added: 0.2.0
+description:
+  - C(lvs_keepalived_conf) renders VRRP instances (one per VIP group), the connection sync daemon and a
+    virtual_server block per service, with health checks, from the director role's services.
+  - The output passes C(keepalived --config-test) without warnings (keepalived 2.2.7 exits non-zero on a
+    warning too), so the role can treat any non-zero exit as a broken file.
+author: LVS cluster maintainers (@lvs-cluster)
+'''
+
+import ipaddress
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.lvs.cluster.plugins.filter.lvs import lvs_table
+from ansible_collections.lvs.cluster.plugins.module_utils import _model
+
+CHECK_TYPES = ('tcp', 'http', 'misc', 'none')
+CHECK_KEYS = {
+    'tcp': ('type', 'delay_loop', 'port', 'connect_timeout', 'retry', 'delay_before_retry'),
+    'http': ('type', 'delay_loop', 'port', 'connect_timeout', 'retry', 'delay_before_retry', 'path',
+             'status_code'),
+    'misc': ('type', 'delay_loop', 'misc_path', 'misc_timeout', 'retry', 'delay_before_retry'),
+    'none': ('type', 'delay_loop'),
+}
+INSTANCE_KEYS = ('name', 'virtual_router_id', 'vips', 'interface', 'priority', 'advert_int', 'preempt',
+                 'preempt_delay')
+SYNC_KEYS = ('enabled', 'interface', 'instance', 'id')
+METHOD = {'nat': 'NAT', 'dr': 'DR', 'tun': 'TUN'}
+AUTH_PASS_MAX = 8  # VRRPv2 simple password: keepalived silently truncates longer ones
+
+
+def lvs_keepalived_conf(services, hostvars, groups, host, realserver_group='realservers',
+                        address_var='lvs_address', instances=None, priority=100, auth_pass='',
+                        healthcheck=None, sync_daemon=None, facts=None):
+    """keepalived.conf text for `host`. `facts` (the host's ansible_facts) give each VRRP instance its
+    interface when the instance does not name one: the interface whose IPv4 network holds the VIP."""
+    services = services or []
+    table = lvs_table(services, hostvars, groups, realserver_group, address_var)
+    vips = []
+    for service in table:
+        if service.get('address') and str(service['address']) not in vips:
+            vips.append(str(service['address']))
+    groups_ = _instances(instances, vips, priority, facts or {})
+    out = ['global_defs {', '  router_id %s' % host,
+           # MISC_CHECK scripts run as root only when the script security is on; without it, and without
+           # script_user, --config-test warns and exits non-zero.
+           '  enable_script_security', '  script_user root']
+    out += _sync_daemon(sync_daemon, groups_)
+    out.append('}')
+    for inst in groups_:
+        out += _vrrp_instance(inst, auth_pass)
+    for index, (raw, service) in enumerate(zip(services, table)):
+        out += _virtual_server(index, raw, service, healthcheck or {})
+    return '\n'.join(out) + '\n'
+
+
+def _fail(msg):
+    raise AnsibleFilterError(msg)
+
+
+def _int(value, where, low, high):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or not low <= number <= high:
+        _fail('%s: must be an integer from %d to %d, got %r' % (where, low, high, value))
+    return number
+
+
+def _unknown(data, allowed, where):
+    extra = sorted(set(data) - set(allowed))
+    if extra:
+        _fail('%s: unknown key(s) %s; accepted: %s' % (where, ', '.join(extra), ', '.join(allowed)))
+
+
+def _instances(instances, vips, priority, facts):
+    if instances is None:
+        instances = [{'name': 'VI_LVS', 'virtual_router_id': 51}]
+    if not isinstance(instances, list) or not instances:
+        _fail('director_vrrp_instances: must be a non-empty list of instances')
+    out, claimed, names, ids = [], {}, set(), set()
+    for index, inst in enumerate(instances):
+        where = 'director_vrrp_instances[%d]' % index
+        if not isinstance(inst, dict):
+            _fail('%s: must be a dict' % where)
+        _unknown(inst, INSTANCE_KEYS, where)
+        name = str(inst.get('name') or '')
+        if not name or not name.replace('_', '').replace('-', '').isalnum():
+            _fail('%s.name: letters, digits, "_" and "-" only, got %r' % (where, inst.get('name')))
+        vrid = _int(inst.get('virtual_router_id'), where + '.virtual_router_id', 1, 255)
+        if name in names or vrid in ids:
+            _fail('%s: name %s and virtual_router_id %d must be unique among the instances' % (where, name, vrid))
+        names.add(name)
+        ids.add(vrid)
+        for vip in inst.get('vips') or []:
+            if str(vip) not in vips:
+                _fail('%s.vips: %s is the address of no service; services have %s' % (where, vip, ', '.join(vips)))
+            claimed.setdefault(str(vip), name)
+        out.append({'name': name, 'vrid': vrid, 'vips': [str(v) for v in inst.get('vips') or []],
+                    'interface': inst.get('interface'),
+                    'priority': _int(inst.get('priority', priority), where + '.priority', 1, 254),
+                    'advert_int': _int(inst.get('advert_int', 1), where + '.advert_int', 1, 255),
+                    'preempt': bool(inst.get('preempt', True)),
+                    'preempt_delay': _int(inst.get('preempt_delay', 0), where + '.preempt_delay', 0, 1000)})
+    # VIPs no instance names go to the first instance that lists no VIPs (the default catch-all)
+    rest = [v for v in vips if v not in claimed]
+    catch_all = [inst for inst in out if not inst['vips']]
+    if rest:
+        if not catch_all:
+            _fail('director_vrrp_instances: VIP(s) %s belong to no instance; list them in one, or leave one '
+                  'instance without vips to take the rest' % ', '.join(rest))
+        catch_all[0]['vips'] = rest
+    out = [inst for inst in out if inst['vips']]
+    for inst in out:
+        if not inst['interface']:
+            inst['interface'] = _interface_for(inst['vips'][0], facts, inst['name'])
+    return out
+
+
+def _interface_for(vip, facts, name):
+    address = ipaddress.ip_address(vip)
+    for ifname in facts.get('interfaces', []):
+        data = facts.get(ifname.replace('-', '_').replace('.', '_')) or {}
+        nets = [data.get('ipv4')] + list(data.get('ipv4_secondaries') or []) if address.version == 4 \
+            else list(data.get('ipv6') or [])
+        for net in nets:
+            if not net or not net.get('address'):
+                continue
+            mask = net.get('netmask') or net.get('prefix')
+            if mask and address in ipaddress.ip_interface('%s/%s' % (net['address'], mask)).network:
+                return ifname
+    _fail('director_vrrp_instances: instance %s has no interface and no interface of this host is on the '
+          'network of %s (gather network facts, or set interface on the instance)' % (name, vip))
+
+
+def _sync_daemon(sync, instances):
+    sync = dict(sync or {})
+    _unknown(sync, SYNC_KEYS, 'director_sync_daemon')
+    if not sync.get('enabled', True) or not instances:
+        return []
+    instance = sync.get('instance') or instances[0]['name']
+    match = [i for i in instances if i['name'] == instance]
+    if not match:
+        _fail('director_sync_daemon.instance: %s is not an instance; instances: %s'
+              % (instance, ', '.join(i['name'] for i in instances)))
+    interface = sync.get('interface') or match[0]['interface']
+    sync_id = _int(sync.get('id', 0), 'director_sync_daemon.id', 0, _model.SYNC_ID_MAX)
+    # the sync daemon follows the instance: master on the VRRP master, backup on the others
+    return ['  lvs_sync_daemon %s %s id %d' % (interface, instance, sync_id)]
+
+
+def _vrrp_instance(inst, auth_pass):
+    out = ['vrrp_instance %s {' % inst['name'],
+           # every director starts as BACKUP: the priorities elect the master, and preemption applies
+           '  state BACKUP', '  interface %s' % inst['interface'],
+           '  virtual_router_id %d' % inst['vrid'], '  priority %d' % inst['priority'],
+           '  advert_int %d' % inst['advert_int']]
+    if not inst['preempt']:
+        out.append('  nopreempt')
+    elif inst['preempt_delay']:
+        out.append('  preempt_delay %d' % inst['preempt_delay'])
+    if auth_pass:
+        if len(str(auth_pass)) > AUTH_PASS_MAX or any(c.isspace() for c in str(auth_pass)):
+            _fail('director_vrrp_auth_pass: at most %d characters, no spaces (VRRPv2 PASS); '
+                  'the given value does not fit (not shown)' % AUTH_PASS_MAX)
+        out += ['  authentication {', '    auth_type PASS', '    auth_pass %s' % auth_pass, '  }']
+    out.append('  virtual_ipaddress {')
+    for vip in inst['vips']:
+        prefix = 32 if ipaddress.ip_address(vip).version == 4 else 128
+        out.append('    %s/%d dev %s' % (vip, prefix, inst['interface']))
+    out += ['  }', '}']
+    return out
+
+
+def _check(index, raw, defaults):
+    where = 'services[%d].healthcheck' % index
+    own = raw.get('healthcheck') or {}
+    if not isinstance(own, dict) or not isinstance(defaults, dict):
+        _fail('%s: must be a dict' % where)
+    check = dict(defaults)
+    if own.get('type') and own.get('type') != defaults.get('type'):
+        check = {'delay_loop': defaults.get('delay_loop')} if defaults.get('delay_loop') else {}
+    check.update(own)
+    kind = check.setdefault('type', 'tcp')
+    if kind not in CHECK_TYPES:
+        _fail('%s.type: must be one of %s, got %r' % (where, ', '.join(CHECK_TYPES), kind))
+    _unknown(check, CHECK_KEYS[kind], where + ' (type %s)' % kind)
+    if kind == 'misc' and not check.get('misc_path'):
+        _fail('%s.misc_path: required with type misc (the command keepalived runs; exit 0 = healthy)' % where)
+    return check
+
+
+def _check_block(check, where):
+    kind = check['type']
+    if kind == 'none':
+        return []
+    name = {'tcp': 'TCP_CHECK', 'http': 'HTTP_GET', 'misc': 'MISC_CHECK'}[kind]
+    out = ['    %s {' % name]
+    if kind == 'http':
+        out += ['      url {', '        path %s' % check.get('path', '/'),
+                '        status_code %d' % _int(check.get('status_code', 200), where + '.status_code', 100, 599),
+                '      }']
+    if kind == 'misc':
+        path = str(check['misc_path']).replace('"', '\\"')
+        out.append('      misc_path "%s"' % path)
+        out.append('      misc_timeout %d' % _int(check.get('misc_timeout', 5), where + '.misc_timeout', 1, 3600))
+    else:
+        if check.get('port'):
+            out.append('      connect_port %d' % _int(check['port'], where + '.port', 1, 65535))
+        out.append('      connect_timeout %d' % _int(check.get('connect_timeout', 3), where + '.connect_timeout',
+                                                     1, 3600))
+    out.append('      retry %d' % _int(check.get('retry', 1), where + '.retry', 0, 100))
+    out.append('      delay_before_retry %d' % _int(check.get('delay_before_retry', 1),
+                                                    where + '.delay_before_retry', 0, 3600))
+    out.append('    }')
+    return out
+
+
+def _virtual_server(index, raw, service, check_defaults):
+    where = 'services[%d]' % index
+    check = _check(index, raw, check_defaults)
+    svc = _model.parse_table([service]).services
+    (key, model), = svc.items()
+    dests = service['destinations']
+    methods = [d.get('forwarding', 'dr') for d in dests]
+    method = methods[0] if methods else (raw.get('forwarding') or 'dr')
+    if method == 'local' or 'local' in methods:
+        _fail('%s: forwarding local has no keepalived equivalent; use nat, dr or tun' % where)
+    if service.get('fwmark'):
+        out = ['virtual_server fwmark %d {' % int(service['fwmark'])]
+    else:
+        out = ['virtual_server %s %d {' % (service['address'], int(service['port']))]
+    out += ['  delay_loop %d' % _int(check.get('delay_loop', 5), where + '.healthcheck.delay_loop', 1, 3600),
+            '  lb_algo %s' % model.scheduler, '  lvs_method %s' % METHOD[method]]
+    if not service.get('fwmark'):
+        out.append('  protocol %s' % (service.get('protocol') or 'tcp').upper())
+    if model.persistence_timeout:
+        out.append('  persistence_timeout %d' % model.persistence_timeout)
+        if model.persistence_netmask is not None and str(model.persistence_netmask) not in ('255.255.255.255', '128'):
+            out.append('  persistence_granularity %s' % model.persistence_netmask)
+        if model.persistence_engine:
+            out.append('  persistence_engine %s' % model.persistence_engine)
+    for flag, word in (('one_packet', 'ops'), ('sh_port', 'sh-port'), ('sh_fallback', 'sh-fallback'),
+                       ('mh_port', 'mh-port'), ('mh_fallback', 'mh-fallback')):
+        if getattr(model, flag, False):
+            out.append('  %s' % word)
+    sorry = raw.get('sorry_server')
+    if sorry:
+        if not isinstance(sorry, dict) or not sorry.get('address'):
+            _fail('%s.sorry_server: a dict with address and port (default: the service port)' % where)
+        out.append('  sorry_server %s %d' % (sorry['address'], _int(sorry.get('port', service.get('port')),
+                                                                   where + '.sorry_server.port', 1, 65535)))
+    inhibit = raw.get('inhibit_on_failure', False)
+    for dindex, dest in enumerate(dests):
+        dwhere = '%s.destinations[%d]' % (where, dindex)
+        out.append('  real_server %s %d {' % (dest['address'], int(dest.get('port') or service.get('port') or 0)))
+        out.append('    weight %d' % int(dest.get('weight', 1)))
+        dmethod = dest.get('forwarding', 'dr')
+        if dmethod != method or (dmethod == 'tun' and dest.get('tunnel_type')):
+            line = '    lvs_method %s' % METHOD[dmethod]
+            if dmethod == 'tun' and dest.get('tunnel_type'):
+                line += ' type %s' % dest['tunnel_type']
+            out.append(line)
+        if dest.get('upper_threshold'):
+            out.append('    uthreshold %d' % int(dest['upper_threshold']))
+        if dest.get('lower_threshold'):
+            out.append('    lthreshold %d' % int(dest['lower_threshold']))
+        if inhibit:
+            out.append('    inhibit_on_failure')
+        out += _check_block(check, dwhere + ' healthcheck')
+        out.append('  }')
+    out.append('}')
+    return out
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'lvs_keepalived_conf': lvs_keepalived_conf}

@@ -1,0 +1,131 @@
+"""keepalived.conf rendered from the director role's services: what each input becomes, and that bad
+input fails naming its field. The scenarios and the integration target run the output through
+`keepalived --config-test` and a real keepalived; this file covers the mapping."""
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.lvs.cluster.plugins.filter.keepalived import lvs_keepalived_conf
+from ansible_collections.lvs.cluster.plugins.filter.lvs import lvs_table
+
+GROUPS = {"directors": ["lb1", "lb2"], "realservers": ["rs1", "rs2"]}
+HOSTVARS = {"lb1": {"lvs_address": "198.51.100.10"}, "lb2": {"lvs_address": "198.51.100.20"},
+            "rs1": {"lvs_address": "198.51.100.11"}, "rs2": {"lvs_address": "198.51.100.12"}}
+FACTS = {"interfaces": ["lo", "eth0", "eth1"],
+         "lo": {"ipv4": {"address": "127.0.0.1", "netmask": "255.0.0.0"}},
+         "eth0": {"ipv4": {"address": "203.0.113.242", "netmask": "255.255.255.240"}},
+         "eth1": {"ipv4": {"address": "198.51.100.10", "netmask": "255.255.255.0"}}}
+WEB = {"address": "198.51.100.100", "port": 80, "forwarding": "dr", "scheduler": "rr"}
+
+
+def render(services, **kw):
+    kw.setdefault("facts", FACTS)
+    return lvs_keepalived_conf(services, HOSTVARS, GROUPS, "lb1", **kw)
+
+
+def block(text, header):
+    """The lines of the block opened by `header`, up to its closing brace."""
+    lines = text.splitlines()
+    start = lines.index(header)
+    depth, out = 0, []
+    for line in lines[start:]:
+        out.append(line.strip())
+        depth += line.count("{") - line.count("}")
+        if depth == 0:
+            return out
+    raise AssertionError("unclosed block " + header)
+
+
+def test_default_instance_holds_the_vip_on_the_interface_of_its_network():
+    inst = block(render([WEB]), "vrrp_instance VI_LVS {")
+    assert "interface eth1" in inst and "virtual_router_id 51" in inst and "state BACKUP" in inst
+    assert "198.51.100.100/32 dev eth1" in inst
+    assert "priority 100" in inst and "advert_int 1" in inst
+    assert not any("authentication" in line for line in inst)
+
+
+def test_virtual_server_and_real_servers_follow_the_expanded_table():
+    text = render([dict(WEB, persistence_timeout=300, healthcheck={"type": "http", "path": "/health"})],
+                  healthcheck={"type": "tcp", "delay_loop": 2, "connect_timeout": 1})
+    vs = block(text, "virtual_server 198.51.100.100 80 {")
+    for line in ("delay_loop 2", "lb_algo rr", "lvs_method DR", "protocol TCP", "persistence_timeout 300",
+                 "real_server 198.51.100.11 80 {", "real_server 198.51.100.12 80 {", "HTTP_GET {",
+                 "path /health", "status_code 200"):
+        assert line in vs, line
+    # the service's own check type replaced the default's keys except how often it runs
+    assert "connect_timeout 1" not in vs and "connect_timeout 3" in vs
+    table = lvs_table([WEB], HOSTVARS, GROUPS)
+    assert len([line for line in vs if line.startswith("real_server")]) == len(table[0]["destinations"])
+
+
+def test_every_check_type_inhibit_and_sorry_server():
+    services = [
+        dict(WEB, inhibit_on_failure=True, sorry_server={"address": "198.51.100.20"}),
+        dict(WEB, port=81, healthcheck={"type": "misc", "misc_path": "/usr/local/bin/check \"x\""}),
+        dict(WEB, port=82, healthcheck={"type": "none"}),
+    ]
+    text = render(services)
+    first = block(text, "virtual_server 198.51.100.100 80 {")
+    assert "sorry_server 198.51.100.20 80" in first
+    assert first.count("inhibit_on_failure") == 2 and first.count("TCP_CHECK {") == 2
+    misc = block(text, "virtual_server 198.51.100.100 81 {")
+    assert 'misc_path "/usr/local/bin/check \\"x\\""' in misc
+    none = block(text, "virtual_server 198.51.100.100 82 {")
+    assert not any(line.endswith("_CHECK {") or line == "HTTP_GET {" for line in none)
+    assert "enable_script_security" in text  # MISC_CHECK as root without a config-test warning
+
+
+def test_mixed_methods_name_the_method_per_real_server():
+    svc = dict(WEB, destinations=[{"host": "rs1"}, {"host": "rs2", "forwarding": "tun", "tunnel_type": "ipip"}])
+    vs = block(render([svc]), "virtual_server 198.51.100.100 80 {")
+    assert "lvs_method DR" in vs and "lvs_method TUN type ipip" in vs
+
+
+def test_fwmark_service_has_no_protocol_line():
+    vs = block(render([{"fwmark": 7, "scheduler": "wlc", "forwarding": "nat", "destinations": [
+        {"host": "rs1", "port": 80}]}]), "virtual_server fwmark 7 {")
+    assert "lvs_method NAT" in vs and not any(line.startswith("protocol") for line in vs)
+
+
+def test_auth_priority_preempt_and_sync_daemon():
+    text = render([WEB], priority=150, auth_pass="s3cret",
+                  instances=[{"name": "VI_WEB", "virtual_router_id": 60, "preempt": False}],
+                  sync_daemon={"id": 9})
+    inst = block(text, "vrrp_instance VI_WEB {")
+    assert "priority 150" in inst and "nopreempt" in inst and "auth_pass s3cret" in inst
+    assert "lvs_sync_daemon eth1 VI_WEB id 9" in block(text, "global_defs {")
+    assert "lvs_sync_daemon" not in render([WEB], sync_daemon={"enabled": False})
+    delay = block(render([WEB], instances=[{"name": "V", "virtual_router_id": 5, "preempt_delay": 30}]),
+                  "vrrp_instance V {")
+    assert "preempt_delay 30" in delay
+
+
+def test_vips_split_across_instances():
+    services = [WEB, dict(WEB, address="198.51.100.101")]
+    text = render(services, instances=[{"name": "A", "virtual_router_id": 1, "vips": ["198.51.100.101"]},
+                                       {"name": "B", "virtual_router_id": 2}])
+    assert "198.51.100.101/32 dev eth1" in block(text, "vrrp_instance A {")
+    assert "198.51.100.100/32 dev eth1" in block(text, "vrrp_instance B {")
+
+
+@pytest.mark.parametrize("kw, services, message", [
+    ({"auth_pass": "toolongpass"}, [WEB], "director_vrrp_auth_pass: at most 8"),
+    ({"priority": 255}, [WEB], "priority: must be an integer from 1 to 254"),
+    ({"instances": [{"name": "A", "virtual_router_id": 0}]}, [WEB], "virtual_router_id: must be an integer from 1"),
+    ({"instances": [{"name": "A", "virtual_router_id": 1}, {"name": "A", "virtual_router_id": 2}]}, [WEB],
+     "must be unique"),
+    ({"instances": [{"name": "A", "virtual_router_id": 1, "vips": ["192.0.2.1"]}]}, [WEB],
+     "is the address of no service"),
+    ({"instances": [{"name": "A", "virtual_router_id": 1, "weird": 1}]}, [WEB], "unknown key(s) weird; accepted"),
+    ({"facts": {"interfaces": []}}, [WEB], "set interface on the instance"),
+    ({"sync_daemon": {"instance": "NOPE"}}, [WEB], "director_sync_daemon.instance: NOPE is not an instance"),
+    ({}, [dict(WEB, healthcheck={"type": "icmp"})], "services[0].healthcheck.type: must be one of tcp, http, misc, none"),
+    ({}, [dict(WEB, healthcheck={"type": "misc"})], "misc_path: required"),
+    ({}, [dict(WEB, healthcheck={"type": "tcp", "path": "/"})], "unknown key(s) path"),
+    ({}, [dict(WEB, forwarding="local")], "forwarding local has no keepalived equivalent"),
+    ({}, [dict(WEB, scheduler="nope")], "scheduler"),
+])
+def test_bad_input_names_the_field(kw, services, message):
+    with pytest.raises(AnsibleFilterError) as err:
+        render(services, **kw)
+    assert message in str(err.value)
+    assert "toolongpass" not in str(err.value)  # a secret is never echoed
