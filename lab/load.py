@@ -17,6 +17,7 @@ count / rate + timeout + 5 seconds. Standard library only, because `run()` execu
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import statistics
 import subprocess
@@ -57,8 +58,9 @@ def _http_get(sock: socket.socket, close: bool) -> str:
 
 
 def run(vip: str, port: int = 80, count: int = 100, rate: float = 10.0, timeout: float = 2.0,
-        mode: str = "fresh") -> dict:
-    """Send `count` requests at `rate` per second; returns every request's record and a summary."""
+        mode: str = "fresh", stop: threading.Event | None = None) -> dict:
+    """Send `count` requests at `rate` per second; returns every request's record and a summary.
+    Setting `stop` (SIGTERM does, see main) ends the run early: no new requests, the started ones finish."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     records: list = [None] * count
@@ -94,17 +96,21 @@ def run(vip: str, port: int = 80, count: int = 100, rate: float = 10.0, timeout:
 
     work = fresh if mode == "fresh" else keepalive
     threads = []
+    stop = stop or threading.Event()
+    issued = 0
     for i in range(count):
         delay = origin + i / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+        if stop.wait(delay) if delay > 0 else stop.is_set():
+            break
         thread = threading.Thread(target=work, args=(i,), daemon=True)
         thread.start()
         threads.append(thread)
+        issued = i + 1
     # keepalive requests queue on the lock: each waits at most `timeout`, so the tail is bounded too
     end = time.monotonic() + timeout * (count if mode == "keepalive" else 1) + 5
     for thread in threads:
         thread.join(max(0.0, end - time.monotonic()))
+    del records[issued:]  # the requests a stop kept from starting
     if conn["sock"] is not None:
         conn["sock"].close()
     for i, rec in enumerate(records):
@@ -165,7 +171,10 @@ def start(lab: str, vip: str, **params) -> subprocess.Popen:
                             text=True)
 
 
-def finish(proc: subprocess.Popen, params_timeout: float = 900) -> dict:
+def finish(proc: subprocess.Popen, params_timeout: float = 900, early: bool = False) -> dict:
+    """The run's result; `early` ends it now (no new requests; the ones under way complete)."""
+    if early:
+        proc.terminate()
     try:
         out, err = proc.communicate(timeout=params_timeout)
     except subprocess.TimeoutExpired:
@@ -180,7 +189,9 @@ def finish(proc: subprocess.Popen, params_timeout: float = 900) -> dict:
 def main(argv: list) -> int:
     # Inside the namespace, started by command(): one JSON argument, the result on stdout.
     params = json.loads(argv[0])
-    print(json.dumps(run(**params)))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(json.dumps(run(**params, stop=stop)))
     return 0
 
 

@@ -51,9 +51,14 @@ def create(topo: Topology, lab: str) -> None:
     ns_sysctl(ns, "net.ipv4.ip_forward", "1" if topo.router else "0")
     ns_sysctl(ns, "net.ipv6.conf.all.forwarding", "1" if topo.router else "0")
     ns_sysctl(ns, "net.ipv6.conf.default.accept_dad", "0")
-    for lan in topo.lans.values():
+    lab_byte = hashlib.sha1(lab.encode()).digest()[0]
+    for lan_index, lan in enumerate(topo.lans.values(), start=1):
         br = bridge_name(lan.name)
-        run(["ip", "-n", ns, "link", "add", br, "type", "bridge", "stp_state", "0", "forward_delay", "0"])
+        # A fixed MAC: a bridge without one takes the lowest of its ports', so it would change when a
+        # powered-off guest's tap goes, and guests would send the client's replies to a stale MAC.
+        # Host index 0 is never a guest's (vm.mac).
+        run(["ip", "-n", ns, "link", "add", br, "address", f"52:54:00:{lab_byte:02x}:00:{lan_index:02x}",
+             "type", "bridge", "stp_state", "0", "forward_delay", "0"])
         ns_sysctl(ns, f"net.ipv6.conf.{br}.accept_dad", "0")
         run(["ip", "-n", ns, "link", "set", br, "up"])
         for addr in lan.namespace:
