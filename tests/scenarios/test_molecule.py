@@ -32,7 +32,7 @@ def lab_cleanup():
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_molecule_scenario(scenario, lab_cleanup, tmp_path):
+def test_molecule_scenario(scenario, lab_cleanup, tmp_path, capsys):
     lab_cleanup.append(lab_name_of(scenario))
     log = tmp_path / f"molecule-{scenario}.log"
     started = time.monotonic()
@@ -43,4 +43,9 @@ def test_molecule_scenario(scenario, lab_cleanup, tmp_path):
     seconds = time.monotonic() - started
     print(f"molecule test -s {scenario}: rc={proc.returncode} in {seconds:.0f} s")
     output = log.read_text()
+    # measured figures (e.g. the ha scenario's failed requests and outages) go to the CI log, pass or fail
+    with capsys.disabled():
+        for line in output.splitlines():
+            if "FIGURES " in line:
+                print(f"\n[{scenario}] {line[line.index('FIGURES '):]}", end="")
     assert proc.returncode == 0, f"molecule test -s {scenario} failed after {seconds:.0f} s:\n{output[-20000:]}"

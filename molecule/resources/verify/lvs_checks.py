@@ -390,10 +390,11 @@ def served_by(run: dict, realservers: list) -> Counter:
     return counts
 
 
-def check_table(lab: Lab, vip: str, forward: str, services: dict) -> dict:
+def check_table(lab: Lab, vip: str, forward: str, services: dict, director: str | None = None) -> dict:
     """The director's table holds the contracted services: {port: (scheduler, {rs: weight}, persistent)}.
-    forward: ipvsadm's word, Route (DR), Masq (NAT) or Tunnel (TUN)."""
-    table = parse_table(lab.director.check_output("ipvsadm -Ln"))
+    forward: ipvsadm's word, Route (DR), Masq (NAT) or Tunnel (TUN). director: a host (default the first)."""
+    host = lab.hosts[director] if director else lab.director
+    table = parse_table(host.check_output("ipvsadm -Ln"))
     for port, (scheduler, weights, persistent) in services.items():
         key = f"TCP {vip}:{port}"
         assert key in table, f"no service {key} on the director; table: {sorted(table)}"
