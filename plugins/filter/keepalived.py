@@ -232,8 +232,7 @@ def _check_block(check, where):
 def _virtual_server(index, raw, service, check_defaults):
     where = 'services[%d]' % index
     check = _check(index, raw, check_defaults)
-    svc = _model.parse_table([service]).services
-    (key, model), = svc.items()
+    model = list(_model.parse_table([service]).services.values())[0]
     dests = service['destinations']
     methods = [d.get('forwarding', 'dr') for d in dests]
     method = methods[0] if methods else (raw.get('forwarding') or 'dr')
@@ -261,8 +260,8 @@ def _virtual_server(index, raw, service, check_defaults):
     if sorry:
         if not isinstance(sorry, dict) or not sorry.get('address'):
             _fail('%s.sorry_server: a dict with address and port (default: the service port)' % where)
-        out.append('  sorry_server %s %d' % (sorry['address'], _int(sorry.get('port', service.get('port')),
-                                                                   where + '.sorry_server.port', 1, 65535)))
+        sorry_port = _int(sorry.get('port', service.get('port')), where + '.sorry_server.port', 1, 65535)
+        out.append('  sorry_server %s %d' % (sorry['address'], sorry_port))
     inhibit = raw.get('inhibit_on_failure', False)
     for dindex, dest in enumerate(dests):
         dwhere = '%s.destinations[%d]' % (where, dindex)
