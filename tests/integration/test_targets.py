@@ -17,4 +17,4 @@ def test_target(lab, target, capsys):
         for line in output.splitlines():
             if "FIGURES " in line:
                 figures = line[line.index("FIGURES "):].rstrip('"')
-                print(f"\n[{target}] {figures}", end="")
+                print(f"\n[{target}] {figures}")
