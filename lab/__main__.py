@@ -109,10 +109,16 @@ def cmd_inventory(args) -> int:
     return 0
 
 
+def _lab_running(name: str) -> bool:
+    if net.ns_exists(net.namespace(name)):
+        return True
+    print(f"lab: no lab named {name} is running", file=sys.stderr)
+    return False
+
+
 def cmd_exec(args) -> int:
     ns = net.namespace(args.name)
-    if not net.ns_exists(ns):
-        print(f"lab: no lab named {args.name} is running", file=sys.stderr)
+    if not _lab_running(args.name):
         return 1
     command = [c for c in args.command if c != "--"] or [os.environ.get("SHELL", "/bin/sh")]
     os.execvp("ip", ["ip", "netns", "exec", ns, *command])
@@ -140,8 +146,7 @@ def cmd_poweron(args) -> int:
 
 
 def cmd_load(args) -> int:
-    if not net.ns_exists(net.namespace(args.name)):
-        print(f"lab: no lab named {args.name} is running", file=sys.stderr)
+    if not _lab_running(args.name):
         return 1
     result = load.finish(load.start(args.name, args.vip, port=args.port, count=args.count, rate=args.rate,
                                     timeout=args.timeout, mode=args.mode))

@@ -75,18 +75,17 @@ def _start_guests(topo: Topology, lab: str, img, state: Path, pubkey: str, recor
 
 def power_off(lab: str, host: str) -> None:
     """Hard power-off of one guest (QEMU killed); its disk and network stay for power_on()."""
-    record = _host_record(lab, host)
+    _host_record(lab, host)  # refuses a host the lab does not have
     if not vm.power_off(lab, host):
         raise RuntimeError(f"{lab}: {host} is not running")
     say(f"{lab}: {host} powered off")
-    record["hosts"][host]["running"] = False
 
 
 def power_on(lab: str, host: str, wait: bool = True) -> float:
     """Boot a powered-off guest again from its own disk; returns seconds until SSH answers (or 0)."""
     record = _host_record(lab, host)
     entry = record["hosts"][host]
-    if any(name == f"{vm.PROCESS_PREFIX}{lab}.{host}" for name in vm.lab_processes(lab).values()):
+    if vm.process_name(lab, host) in vm.lab_processes(lab).values():
         raise RuntimeError(f"{lab}: {host} is already running")
     started = time.monotonic()
     for tap, _lan in entry["taps"]:  # QEMU opens its tap in our namespace, then we move it to the lab's

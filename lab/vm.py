@@ -46,7 +46,12 @@ class Guest:
 
     @property
     def process_name(self) -> str:
-        return f"{PROCESS_PREFIX}{self.lab}.{self.name}"
+        return process_name(self.lab, self.name)
+
+
+def process_name(lab: str, host: str) -> str:
+    """The -name a guest's QEMU carries: how a lab finds its processes without a state file."""
+    return f"{PROCESS_PREFIX}{lab}.{host}"
 
 
 def mac(lab_byte: int, host_index: int, nic_index: int) -> str:
@@ -99,7 +104,7 @@ def boot(cmd: list[str], pidfile: Path) -> int:
 
 def power_off(lab: str, host: str) -> list[int]:
     """Pull the plug: SIGKILL, no shutdown inside the guest (what a crashed or unplugged host does)."""
-    name = f"{PROCESS_PREFIX}{lab}.{host}"
+    name = process_name(lab, host)
     pids = [pid for pid, proc_name in lab_processes(lab).items() if proc_name == name]
     for pid in pids:
         _signal(pid, signal.SIGKILL)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 pytest.register_assert_rewrite("lvs_checks")
 import lvs_checks as lvs  # noqa: E402
 from lab import lab as lab_ctl  # noqa: E402
-from lab import load  # noqa: E402
+from lab import load, vm  # noqa: E402
 
 VIP = "198.51.100.100"
 SERVICES = lvs.CONTRACT_SERVICES
@@ -43,11 +43,8 @@ def lab(request):
 
 def ssh(lab, host, command, timeout=30):
     """A command on a guest over its management port forward; never hangs on a powered-off guest."""
-    port = lab.hostvars[host]["ansible_port"]
     key = lvs.STATE_ROOT / lab.name / "id_ed25519"
-    cmd = ["ssh", "-p", str(port), "-i", str(key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-           "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5",
-           "-o", "ControlMaster=no", "-o", "ControlPath=none", "root@127.0.0.1", command]
+    cmd = vm.ssh_base(lab.hostvars[host]["ansible_port"], key) + [command]
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -94,7 +91,6 @@ def test_keepalived_owns_the_table_and_the_vip(lab):
 def test_realserver_failure_is_detected_and_the_server_rejoins(lab):
     proc = run_load(lab, 14)
     time.sleep(3)
-    fault_t = None
     stopped = ssh(lab, "rs1", "systemctl stop nginx")
     assert stopped.returncode == 0, stopped.stderr
     result = load.finish(proc)
