@@ -15,7 +15,8 @@ version_added: 0.1.0
 description:
   - C(lvs_table) expands the director role's services into the O(lvs.cluster.ipvs_table#module:services) form.
   - C(lvs_vips_for) lists the VIPs (and forwarding methods) a real server must hold.
-  - C(lvs_ipvsadm_rules) renders expanded services as C(ipvsadm -R) input.
+  - C(lvs_ipvsadm_rules) renders expanded services (and optional global timeouts) as C(ipvsadm -R) input,
+    in the form C(ipvsadm -S -n) prints, so a restore can be checked line for line.
   - C(lvs_service_names) lists expanded services' keys as M(lvs.cluster.ipvs_info) names them.
   - C(lvs_preflight) lists topology problems (DR without a shared LAN, NAT gateway not a director, TUN
     without ipip) from gathered network facts.
@@ -98,41 +99,65 @@ def lvs_service_names(services):
 FWD_FLAG = {'nat': '-m', 'dr': '-g', 'tun': '-i', 'local': '-g'}
 
 
-def lvs_ipvsadm_rules(services):
-    """The table in the format of `ipvsadm -S -n`, which `ipvsadm -R` restores."""
+def lvs_ipvsadm_rules(services, timeouts=None):
+    """The table as `ipvsadm -R` restores it, written in the form `ipvsadm -S -n` prints it back, so
+    that a restored table can be compared line for line with the file (lvs-ipvs-restore does).
+
+    Two things `ipvsadm -S` does not print are written all the same, each where ipvsadm accepts it:
+    the global timeouts as a leading `--set TCP TCPFIN UDP` line (0 leaves a value unchanged), and a
+    destination's connection thresholds as `-x`/`-y` right after its weight (`ipvsadm -L --thresholds`
+    reads them back).
+    """
     table = _parse(services)
     lines = []
+    if timeouts:
+        try:
+            parsed = _model.timeouts_from_params(timeouts)
+        except LvsError as exc:
+            raise AnsibleFilterError(str(exc))
+        if parsed and any(parsed.to_dict().values()):
+            lines.append('--set %d %d %d' % (parsed.tcp, parsed.tcpfin, parsed.udp))
     for key, service in sorted(table.services.items(), key=lambda kv: str(kv[0])):
         vs = _vs_arg(key)
-        line = ['-A'] + vs + ['-s', service.scheduler]
-        if service.persistence_timeout:
-            line += ['-p', str(service.persistence_timeout)]
-            if service.persistence_netmask is not None:
-                line += ['-M', str(service.persistence_netmask)]
-            if service.persistence_engine:
-                line += ['--pe', service.persistence_engine]
-        sched_flags = [name.replace('_', '-') for name in ('sh_fallback', 'sh_port', 'mh_fallback', 'mh_port')
-                       if getattr(service, name)]
-        if sched_flags:
-            line += ['-b', ','.join(sched_flags)]
-        if service.one_packet:
-            line.append('-o')
-        lines.append(' '.join(line))
+        lines.append(' '.join(['-A'] + vs + _service_options(key, service)))
         for dkey, dest in sorted(table.dests.get(key, {}).items()):
-            line = ['-a'] + vs + ['-r', _endpoint(dest.address, dest.port), FWD_FLAG[dest.forwarding],
-                                  '-w', str(dest.weight)]
-            if dest.upper_threshold:
-                line += ['-x', str(dest.upper_threshold)]
-            if dest.lower_threshold:
-                line += ['-y', str(dest.lower_threshold)]
-            if dest.forwarding == 'tun' and dest.tunnel_type:
-                line += ['--tun-type', dest.tunnel_type]
-                if dest.tunnel_port:
-                    line += ['--tun-port', str(dest.tunnel_port)]
-                if dest.tunnel_checksum:
-                    line.append('--tun-' + dest.tunnel_checksum)
-            lines.append(' '.join(line))
+            lines.append(' '.join(['-a'] + vs + ['-r', _endpoint(dest.address, dest.port)] + _dest_options(dest)))
     return '\n'.join(lines) + '\n' if lines else ''
+
+
+def _service_options(key, service):
+    """In ipvsadm -S's order: -s, -p, -M (only when not the host mask), --pe, -o, -b."""
+    words = ['-s', service.scheduler]
+    if service.persistence_timeout:
+        words += ['-p', str(service.persistence_timeout)]
+        if str(service.persistence_netmask) != str(_model.DEFAULT_NETMASK[key.family]):
+            words += ['-M', str(service.persistence_netmask)]
+        if service.persistence_engine:
+            words += ['--pe', service.persistence_engine]
+    if service.one_packet:
+        words.append('-o')
+    sched_flags = [name.replace('_', '-') for name in ('sh_fallback', 'sh_port', 'mh_fallback', 'mh_port')
+                   if getattr(service, name)]
+    if sched_flags:
+        words += ['-b', ','.join(sched_flags)]
+    return words
+
+
+def _dest_options(dest):
+    """Forwarding and weight, thresholds, then the tunnel as ipvsadm -S prints it: an ipip tunnel is only
+    its type (ipvsadm refuses a checksum option with ipip), gue and gre carry port and checksum."""
+    words = [FWD_FLAG[dest.forwarding], '-w', str(dest.weight)]
+    if dest.upper_threshold:
+        words += ['-x', str(dest.upper_threshold)]
+    if dest.lower_threshold:
+        words += ['-y', str(dest.lower_threshold)]
+    if dest.forwarding == 'tun' and dest.tunnel_type:
+        words += ['--tun-type', dest.tunnel_type]
+        if dest.tunnel_type == 'gue':
+            words += ['--tun-port', str(dest.tunnel_port)]
+        if dest.tunnel_type != 'ipip' and dest.tunnel_checksum:
+            words.append('--tun-' + dest.tunnel_checksum)
+    return words
 
 
 def _parse(services):

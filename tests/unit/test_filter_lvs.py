@@ -75,10 +75,48 @@ def test_rules_are_ipvsadm_save_format():
             {"address": "203.0.113.11", "port": 0, "forwarding": "tun", "tunnel_type": "gue", "tunnel_port": 6080}]},
     ], hostvars(), GROUPS)
     rules = lvs_ipvsadm_rules(table).splitlines()
-    assert "-A -t 198.51.100.100:8080 -s rr -p 300 -M 255.255.255.255" in rules
+    assert "-A -t 198.51.100.100:8080 -s rr -p 300" in rules  # ipvsadm -S omits the host mask
     assert "-a -t 198.51.100.100:8080 -r 198.51.100.11:8080 -g -w 1" in rules
     assert "-A -f 7 -s sh -b sh-port" in rules
     assert "-a -f 7 -r 203.0.113.11:0 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum" in rules
+
+
+def test_rules_say_only_what_ipvsadm_restore_accepts_in_its_save_order():
+    """ipvsadm 1.31 refuses --tun-nocsum with ipip (the reboot bug of issue 18); -S prints -o before -b,
+    a non-host mask, gue's port and checksum, gre's checksum; thresholds follow the weight."""
+    table = lvs_table([
+        {"address": "198.51.100.100", "port": 80, "scheduler": "rr", "destinations": [
+            {"address": "203.0.113.11", "forwarding": "tun"},
+            {"address": "203.0.113.12", "forwarding": "tun", "tunnel_type": "gre", "tunnel_checksum": "csum"},
+            {"address": "203.0.113.13", "forwarding": "tun", "tunnel_type": "gue", "tunnel_port": 6080,
+             "tunnel_checksum": "remcsum", "upper_threshold": 100, "lower_threshold": 10},
+            {"address": "203.0.113.14", "forwarding": "tun", "tunnel_type": "gre"}]},
+        {"address": "198.51.100.100", "port": 53, "protocol": "udp", "scheduler": "sh", "one_packet": True,
+         "sh_fallback": True, "sh_port": True, "persistence_timeout": 60, "persistence_netmask": "255.255.255.0",
+         "destinations": []},
+        {"address": "2001:db8::100", "port": 80, "scheduler": "wlc", "persistence_timeout": 60,
+         "persistence_netmask": 64, "destinations": []},
+    ], hostvars(), GROUPS)
+    rules = lvs_ipvsadm_rules(table, {"tcp": 900, "udp": 300})
+    assert rules.splitlines() == [
+        "--set 900 0 300",
+        "-A -t 198.51.100.100:80 -s rr",
+        "-a -t 198.51.100.100:80 -r 203.0.113.11:80 -i -w 1 --tun-type ipip",
+        "-a -t 198.51.100.100:80 -r 203.0.113.12:80 -i -w 1 --tun-type gre --tun-csum",
+        "-a -t 198.51.100.100:80 -r 203.0.113.13:80 -i -w 1 -x 100 -y 10 --tun-type gue --tun-port 6080 --tun-remcsum",
+        "-a -t 198.51.100.100:80 -r 203.0.113.14:80 -i -w 1 --tun-type gre --tun-nocsum",
+        "-A -t [2001:db8::100]:80 -s wlc -p 60 -M 64",
+        "-A -u 198.51.100.100:53 -s sh -p 60 -M 255.255.255.0 -o -b sh-fallback,sh-port",
+    ]
+    assert "--tun-nocsum" not in rules.splitlines()[2]
+
+
+def test_rules_without_timeouts_have_no_set_line():
+    table = lvs_table([{"address": "198.51.100.100", "port": 80, "forwarding": "dr"}], hostvars(), GROUPS)
+    assert not lvs_ipvsadm_rules(table, {}).startswith("--set")
+    assert not lvs_ipvsadm_rules(table, {"tcp": 0}).startswith("--set")
+    with pytest.raises(AnsibleFilterError, match="timeouts.tcp"):
+        lvs_ipvsadm_rules(table, {"tcp": -1})
 
 
 def expanded(forwarding, vip="198.51.100.100"):
