@@ -6,8 +6,12 @@ root=$1 files=$2 wheels=$3
 
 install -m 755 "$files/lab-init" "$root/usr/local/sbin/lab-init"
 install -m 644 "$files/lab-init.service" "$root/etc/systemd/system/lab-init.service"
+install -m 644 "$files/lab-net.service" "$root/etc/systemd/system/lab-net.service"
 install -m 644 "$files/sshd-lab.conf" "$root/etc/ssh/sshd_config.d/lab.conf"
 ln -sf /etc/systemd/system/lab-init.service "$root/etc/systemd/system/sysinit.target.wants/lab-init.service"
+mkdir -p "$root/etc/systemd/system/multi-user.target.wants" "$root/etc/systemd/system/network-online.target.wants"
+ln -sf /etc/systemd/system/lab-net.service "$root/etc/systemd/system/multi-user.target.wants/lab-net.service"
+ln -sf /etc/systemd/system/lab-net.service "$root/etc/systemd/system/network-online.target.wants/lab-net.service"
 
 # Wheels the guests cannot download themselves (they have no network): pyroute2 for our modules.
 mkdir -p "$root/opt/lvs-lab/wheels"
