@@ -619,6 +619,98 @@ def check_vip_on(lab: Lab, vip: str, interface: str | None = None) -> dict:
     return seen
 
 
+
+# --------------------------------------------------------------------------------------------------
+# Reboot survival: what the roles set comes back with no Ansible run in between.
+# --------------------------------------------------------------------------------------------------
+BOOT_UNITS = ("lvs-director.service", "lvs-realserver.service", "keepalived.service")
+
+
+def guest_run(lab: Lab, host: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """A command on a guest over a fresh SSH connection of its own (no shared master connection, which
+    a reboot would leave dangling); a timeout is a failed command, never a hang."""
+    cmd = ["ssh", "-p", str(lab.hostvars[host]["ansible_port"]), "-i", str(STATE_ROOT / lab.name / "id_ed25519"),
+           "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+           "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-o", "ControlMaster=no", "-o", "ControlPath=none",
+           "root@127.0.0.1", command]
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(cmd, 255, "", f"timeout after {timeout} s")
+
+
+def reboot(lab: Lab, hosts: list, deadline: float = 600.0) -> dict:
+    """Reboot `hosts` at once and wait until each has booted again (a new boot id) and finished booting.
+    Returns {host: systemd's state after boot} ("running", or "degraded" when a unit failed)."""
+    boot_ids = {}
+    for host in hosts:
+        out = guest_run(lab, host, "cat /proc/sys/kernel/random/boot_id")
+        assert out.returncode == 0 and out.stdout.strip(), f"{host}: no boot id before the reboot: {out.stderr}"
+        boot_ids[host] = out.stdout.strip()
+    for host in hosts:
+        out = guest_run(lab, host, "systemd-run --on-active=1 systemctl reboot")
+        assert out.returncode == 0, f"{host}: reboot not scheduled: {out.stderr}"
+    states: dict = {}
+
+    def probe():
+        for host in hosts:
+            if host not in states:
+                out = guest_run(lab, host, "cat /proc/sys/kernel/random/boot_id; systemctl is-system-running --wait",
+                                timeout=240)
+                lines = out.stdout.split()
+                if len(lines) == 2 and lines[0] != boot_ids[host]:
+                    states[host] = lines[1]
+        return dict(states)
+
+    poll(probe, lambda seen: len(seen) == len(hosts), f"{hosts} back from a reboot", deadline=deadline, interval=2)
+    return states
+
+
+def boot_units(lab: Lab, host: str) -> dict:
+    """{unit: state} of this collection's boot units (and keepalived) that are enabled on `host`."""
+    units = {}
+    for unit in BOOT_UNITS:
+        if guest_run(lab, host, f"systemctl -q is-enabled {unit}").returncode == 0:
+            units[unit] = guest_run(lab, host, f"systemctl is-active {unit}").stdout.strip()
+    return units
+
+
+def check_reboot(lab: Lab, vip: str, client: str, port: int = 80, settle: float = 120.0) -> dict:
+    """Every guest rebooted at once; then, with no Ansible run: every enabled boot unit of the roles is
+    active, each director's table is what it was (`ipvsadm -Sn`, as a multiset of lines), and fresh
+    connections through the VIP reach every real server. `settle` bounds how long a director may take
+    to rebuild its table (keepalived adds real servers as its first checks pass)."""
+    tables = {}
+    for director in lab.directors:
+        out = guest_run(lab, director, "ipvsadm -Sn")
+        assert out.returncode == 0 and "-A " in out.stdout, f"{director}: no table before the reboot: {out!r}"
+        tables[director] = sorted(out.stdout.splitlines())
+    started = time.monotonic()
+    states = reboot(lab, lab.directors + lab.realservers)
+    booted_s = time.monotonic() - started
+    for host in lab.directors + lab.realservers:
+        units = boot_units(lab, host)
+        failed = {u: s for u, s in units.items() if s != "active"}
+        journal = "".join(guest_run(lab, host, f"journalctl -b -u {u} --no-pager | tail -n 15").stdout
+                          for u in failed)
+        assert not failed, f"{host} after the reboot: {failed} (systemd: {states[host]})\n{journal}"
+        assert units, f"{host}: none of {BOOT_UNITS} is enabled: nothing would restore it at boot"
+    for director, before in tables.items():
+        poll(lambda d=director: sorted(guest_run(lab, d, "ipvsadm -Sn").stdout.splitlines()),
+             lambda now, b=before: now == b, f"{director}: the table of before the reboot", deadline=settle)
+
+    def answers():
+        try:
+            return served_by(lab.client(vip, port, client, 2 * len(lab.realservers) + 2, timeout=3.0,
+                                        deadline=60.0), lab.realservers)
+        except AssertionError as exc:
+            return str(exc)
+
+    counts = poll(answers, lambda c: isinstance(c, Counter) and set(c) == set(lab.realservers),
+                  f"fresh connections to {vip}:{port} reach every real server", deadline=settle, interval=2)
+    return {"reboot_to_running_s": round(booted_s, 1), "systemd": states, "served": dict(counts)}
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "client":
         print(json.dumps(client_main(json.loads(sys.argv[2]))))
