@@ -1,4 +1,4 @@
-"""The pure logic of roles/director/files/lvs-ipvs-restore: reading a rules file, merging what
+"""The pure logic of roles/director/files/lvs_ipvs_restore.py: reading a rules file, merging what
 `ipvsadm -S` and `ipvsadm -L --thresholds` print into one comparable table, and the comparison.
 The restore itself runs against the kernel in the boot_rules integration target and the reboot tests."""
 from importlib.machinery import SourceFileLoader
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-PATH = Path(__file__).resolve().parents[2] / "roles" / "director" / "files" / "lvs-ipvs-restore"
+PATH = Path(__file__).resolve().parents[2] / "roles" / "director" / "files" / "lvs_ipvs_restore.py"
 _loader = SourceFileLoader("lvs_ipvs_restore", str(PATH))
 tool = module_from_spec(spec_from_loader("lvs_ipvs_restore", _loader))
 _loader.exec_module(tool)

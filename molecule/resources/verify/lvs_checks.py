@@ -619,7 +619,6 @@ def check_vip_on(lab: Lab, vip: str, interface: str | None = None) -> dict:
     return seen
 
 
-
 # --------------------------------------------------------------------------------------------------
 # Reboot survival: what the roles set comes back with no Ansible run in between.
 # --------------------------------------------------------------------------------------------------

@@ -1,17 +1,16 @@
-#!/usr/bin/env python3
 # Copyright (c) the lvs.cluster authors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Restore an IPVS rules file all or nothing, or prove that one restores, with ipvsadm.
 
-    lvs-ipvs-restore check RULES [--live]
+    python3 lvs_ipvs_restore.py check RULES [--live]
         Restore RULES into a throwaway network namespace (IPVS tables are per namespace) and read it
         back. Fails, naming each line that did not come back and ipvsadm's reason, unless the table
         read back is exactly the file. With --live, the throwaway table must also equal the live
         table's entries for the services the file declares. The director role runs this before it
         installs a rules file; the live table is untouched.
 
-    lvs-ipvs-restore boot RULES [VIPS]
+    python3 lvs_ipvs_restore.py boot RULES [VIPS]
         At boot (lvs-director.service): clear the table, restore RULES, read it back. Any difference
         clears the table again and places no VIP: a director holding a VIP with half a table accepts
         connections it cannot serve. Then places each VIP of VIPS ("ADDRESS/PREFIX DEVICE" a line),
