@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: deps host-packages venv collection image demo test unit bench-table clean lab-down bench-lab
+.PHONY: deps host-packages venv collection image demo test unit bench-table clean lab-down bench-lab profile
 
 deps: host-packages venv collection
 
@@ -63,3 +63,8 @@ clean: lab-down
 
 bench-lab: image
 	$(PY) tests/benchmarks/lab_boot.py
+
+# Where a scenario's time goes (SCENARIO=dr by default, or e.g. SCENARIO="dr or tun"): each Molecule
+# step's wall time (STEPS) and every play's slowest tasks (TASKTIME, tests/profile). CI prints the same.
+profile: image
+	$(PY) -m pytest tests/scenarios -k "$(or $(SCENARIO),dr)" -s -q

@@ -9,6 +9,7 @@ scenario's molecule and takes its lab down, whatever happened.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -24,6 +25,26 @@ SCENARIOS = sorted(p.parent.name for p in (REPO / "molecule").glob("*/molecule.y
 # Longest first (measured wall times), so the pool does not end on one long scenario alone.
 LONGEST_FIRST = ["tun", "dr", "nat", "ha", "lab"]
 PARALLEL = max(1, int(os.environ.get("LVS_SCENARIO_PARALLEL", "1")))
+# Molecule announces each step: "INFO     [tun > converge] Executing"
+STEP = re.compile(r"^INFO\s+\[[\w-]+ > ([\w-]+)\] (Executing|Executed)")
+# Every play run of a scenario reports its slowest tasks (TASKTIME lines, tests/profile).
+PROFILE_ENV = {"ANSIBLE_CALLBACK_PLUGINS": str(REPO / "tests" / "profile" / "callback_plugins"),
+               "ANSIBLE_CALLBACKS_ENABLED": "task_timer", "LVS_TASK_TIMES_TOP": "8"}
+
+
+def step_seconds(stamped: list) -> dict:
+    """{step: seconds} from (monotonic time, line) pairs of molecule's output; a step run twice (destroy)
+    adds up."""
+    seconds: dict = {}
+    opened = None
+    for when, line in stamped:
+        m = STEP.match(line)
+        if m and m.group(2) == "Executing":
+            opened = (m.group(1), when)
+        elif m and opened and m.group(1) == opened[0]:
+            seconds[opened[0]] = seconds.get(opened[0], 0.0) + when - opened[1]
+            opened = None
+    return seconds
 
 
 def lab_name_of(scenario: str) -> str:
@@ -38,6 +59,7 @@ class Runs:
         self.logs = logs
         self.procs: dict = {}
         self.stopping = threading.Event()
+        self.steps: dict = {}
         self.pool = ThreadPoolExecutor(max_workers=PARALLEL)
         order = [s for s in LONGEST_FIRST if s in selected] + [s for s in selected if s not in LONGEST_FIRST]
         self.futures = {s: self.pool.submit(self._run, s) for s in order}
@@ -47,14 +69,19 @@ class Runs:
             return None, 0.0, "not started: the session is ending"
         log = self.logs / f"molecule-{scenario}.log"
         # wide lines: molecule wraps its output at the terminal width, which would split a FIGURES line
-        env = dict(os.environ, PY_COLORS="0", ANSIBLE_FORCE_COLOR="0", COLUMNS="400")
+        env = dict(os.environ, PY_COLORS="0", ANSIBLE_FORCE_COLOR="0", COLUMNS="400", **PROFILE_ENV)
         started = time.monotonic()
+        stamped = []
         with log.open("w") as out:
             proc = subprocess.Popen([sys.executable, "-m", "molecule", "test", "-s", scenario], cwd=REPO,
-                                    stdout=out, stderr=subprocess.STDOUT, env=env)
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
             self.procs[scenario] = proc
+            for line in proc.stdout:  # stamped as it arrives: the step times come from these stamps
+                stamped.append((time.monotonic(), line))
+                out.write(line)
             proc.wait()
-        return proc.returncode, time.monotonic() - started, log.read_text()
+        self.steps[scenario] = step_seconds(stamped)
+        return proc.returncode, time.monotonic() - started, "".join(line for _t, line in stamped)
 
     def result(self, scenario: str) -> tuple:
         return self.futures[scenario].result()
@@ -86,8 +113,11 @@ def test_molecule_scenario(scenario, runs, capsys):
     returncode, seconds, output = runs.result(scenario)
     with capsys.disabled():
         print(f"\n[{scenario}] molecule test -s {scenario}: rc={returncode} in {seconds:.0f} s")
-        # measured figures (e.g. the ha scenario's failed requests and outages) go to the CI log
+        steps = runs.steps.get(scenario, {})
+        print(f"[{scenario}] STEPS " + " ".join(f"{k}={v:.0f}s" for k, v in steps.items()))
+        # measured figures (the ha scenario's outages, reboot times) and each play's slowest tasks
         for line in output.splitlines():
-            if "FIGURES " in line:
-                print(f"[{scenario}] {line[line.index('FIGURES '):]}")
+            for mark in ("FIGURES ", "TASKTIME "):
+                if mark in line:
+                    print(f"[{scenario}] {line[line.index(mark):]}")
     assert returncode == 0, f"molecule test -s {scenario} failed after {seconds:.0f} s:\n{output[-20000:]}"

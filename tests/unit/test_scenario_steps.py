@@ -1,0 +1,28 @@
+"""The scenario runner's step timer (tests/scenarios/test_molecule.py), which prints each Molecule step's
+wall time in CI's log: read from molecule's own step announcements, stamped as they arrive."""
+from importlib.util import module_from_spec, spec_from_file_location
+from pathlib import Path
+
+_spec = spec_from_file_location("scenario_runner",
+                                Path(__file__).resolve().parents[1] / "scenarios" / "test_molecule.py")
+runner = module_from_spec(_spec)
+_spec.loader.exec_module(runner)
+
+
+def test_steps_are_timed_from_their_announcements_and_repeats_add_up():
+    stamped = [
+        (0.0, "INFO     [tun > destroy] Executing\n"),
+        (2.0, "INFO     [tun > destroy] Executed: Successful\n"),
+        (2.5, "INFO     [tun > create] Executing\n"),
+        (10.0, "TASK [Boot the guests] ***\n"),
+        (42.5, "INFO     [tun > create] Executed: Successful\n"),
+        (43.0, "INFO     [tun > converge] Executing\n"),
+        (200.0, "INFO     [tun > converge] Executed: Failed\n"),
+        (201.0, "INFO     [tun > destroy] Executing\n"),
+        (204.0, "INFO     [tun > destroy] Executed: Successful\n"),
+    ]
+    assert runner.step_seconds(stamped) == {"destroy": 5.0, "create": 40.0, "converge": 157.0}
+
+
+def test_a_step_that_never_ends_is_not_counted():
+    assert runner.step_seconds([(0.0, "INFO     [dr > verify] Executing\n")]) == {}
