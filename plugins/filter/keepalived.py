@@ -21,10 +21,13 @@ author: LVS cluster maintainers (@lvs-cluster)
 '''
 
 import ipaddress
+import re
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.lvs.cluster.plugins.filter.lvs import lvs_table
 from ansible_collections.lvs.cluster.plugins.module_utils import _model
+from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import IFNAME_ACCEPTED, is_ifname
 
 CHECK_TYPES = ('tcp', 'http', 'misc', 'none')
 CHECK_KEYS = {
@@ -40,6 +43,15 @@ SYNC_KEYS = ('enabled', 'interface', 'instance', 'id')
 METHOD = {'nat': 'NAT', 'dr': 'DR', 'tun': 'TUN'}
 AUTH_PASS_MAX = 8  # VRRPv2 simple password: keepalived silently truncates longer ones
 
+# Every input string that reaches keepalived.conf is checked against what its place in the file can
+# hold: keepalived splits a line into words at whitespace, and '#' or '!' start a comment, so a newline,
+# a space or a comment character in a value would add or cut directives that --config-test accepts.
+_WORD = re.compile(r'^[A-Za-z0-9_.-]{1,64}$')
+_HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~%/?&=+,;:@$*()-]{0,1023}$")
+_MISC_PATH = re.compile(r'^/[\x20-\x7e]{0,1023}$')
+_AUTH_PASS = re.compile(r'^[\x21-\x7e]{1,%d}$' % AUTH_PASS_MAX)
+_COMMENT_OR_QUOTE = set('#!"\\{}')
+
 
 def lvs_keepalived_conf(services, hostvars, groups, host, realserver_group='realservers',
                         address_var='lvs_address', instances=None, priority=100, auth_pass='',
@@ -53,6 +65,9 @@ def lvs_keepalived_conf(services, hostvars, groups, host, realserver_group='real
         if service.get('address') and str(service['address']) not in vips:
             vips.append(str(service['address']))
     groups_ = _instances(instances, vips, priority, facts or {})
+    if not _WORD.match(str(host)):
+        _fail('inventory_hostname: %r cannot be keepalived\'s router_id (accepted: 1 to 64 letters, digits, '
+              '"_", "." and "-")' % (host,))
     out = ['global_defs {', '  router_id %s' % host,
            # MISC_CHECK scripts run as root only when the script security is on; without it, and without
            # script_user, --config-test warns and exits non-zero.
@@ -80,6 +95,42 @@ def _int(value, where, low, high):
     return number
 
 
+def _bool(value, where):
+    """A real boolean by Ansible's rules: the strings 'false' and 'no' are false, 'maybe' is an error."""
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        _fail('%s: must be a boolean (true/false, yes/no, 1/0), got %r' % (where, value))
+
+
+def _ifname(value, where):
+    if not is_ifname(value):
+        _fail('%s: invalid interface name %r (accepted: %s)' % (where, value, IFNAME_ACCEPTED))
+    return value
+
+
+def _address(value, where):
+    try:
+        return ipaddress.ip_address(str(value).strip()).compressed
+    except ValueError:
+        _fail('%s: %r is not an IPv4 or IPv6 address' % (where, value))
+
+
+def _http_path(value, where):
+    if not isinstance(value, str) or not _HTTP_PATH.match(value):
+        _fail('%s: %r is not a URL path keepalived can check (accepted: "/" then up to 1023 of letters, digits '
+              'and - . _ ~ %% / ? & = + , ; : @ $ * ( ); no spaces, quotes, "#" or "!")' % (where, value))
+    return value
+
+
+def _misc_path(value, where):
+    if not isinstance(value, str) or not _MISC_PATH.match(value) or set(value) & _COMMENT_OR_QUOTE:
+        _fail('%s: %r is not a command keepalived can run (accepted: an absolute path and arguments, '
+              'printable ASCII without quotes, backslashes, braces, "#" or "!"; at most 1024 characters)'
+              % (where, value))
+    return value
+
+
 def _unknown(data, allowed, where):
     extra = sorted(set(data) - set(allowed))
     if extra:
@@ -98,22 +149,28 @@ def _instances(instances, vips, priority, facts):
             _fail('%s: must be a dict' % where)
         _unknown(inst, INSTANCE_KEYS, where)
         name = str(inst.get('name') or '')
-        if not name or not name.replace('_', '').replace('-', '').isalnum():
+        if not _WORD.match(name) or '.' in name:
             _fail('%s.name: letters, digits, "_" and "-" only, got %r' % (where, inst.get('name')))
         vrid = _int(inst.get('virtual_router_id'), where + '.virtual_router_id', 1, 255)
         if name in names or vrid in ids:
             _fail('%s: name %s and virtual_router_id %d must be unique among the instances' % (where, name, vrid))
         names.add(name)
         ids.add(vrid)
+        if not isinstance(inst.get('vips') or [], list):
+            _fail('%s.vips: must be a list of VIPs' % where)
         for vip in inst.get('vips') or []:
-            if str(vip) not in vips:
+            vip = _address(vip, where + '.vips')
+            if vip not in vips:
                 _fail('%s.vips: %s is the address of no service; services have %s' % (where, vip, ', '.join(vips)))
-            claimed.setdefault(str(vip), name)
-        out.append({'name': name, 'vrid': vrid, 'vips': [str(v) for v in inst.get('vips') or []],
-                    'interface': inst.get('interface'),
+            claimed.setdefault(vip, name)
+        interface = inst.get('interface')
+        if interface is not None:
+            _ifname(interface, where + '.interface')
+        out.append({'name': name, 'vrid': vrid, 'vips': [_address(v, where + '.vips') for v in inst.get('vips') or []],
+                    'interface': interface,
                     'priority': _int(inst.get('priority', priority), where + '.priority', 1, 254),
                     'advert_int': _int(inst.get('advert_int', 1), where + '.advert_int', 1, 255),
-                    'preempt': bool(inst.get('preempt', True)),
+                    'preempt': _bool(inst.get('preempt', True), where + '.preempt'),
                     'preempt_delay': _int(inst.get('preempt_delay', 0), where + '.preempt_delay', 0, 1000)})
     # VIPs no instance names go to the first instance that lists no VIPs (the default catch-all)
     rest = [v for v in vips if v not in claimed]
@@ -141,22 +198,24 @@ def _interface_for(vip, facts, name):
                 continue
             mask = net.get('netmask') or net.get('prefix')
             if mask and address in ipaddress.ip_interface('%s/%s' % (net['address'], mask)).network:
-                return ifname
+                return _ifname(ifname, 'the interface of %s in the network facts' % vip)
     _fail('director_vrrp_instances: instance %s has no interface and no interface of this host is on the '
           'network of %s (gather network facts, or set interface on the instance)' % (name, vip))
 
 
 def _sync_daemon(sync, instances):
+    if not isinstance(sync or {}, dict):
+        _fail('director_sync_daemon: must be a dict (%s)' % ', '.join(SYNC_KEYS))
     sync = dict(sync or {})
     _unknown(sync, SYNC_KEYS, 'director_sync_daemon')
-    if not sync.get('enabled', True) or not instances:
+    if not _bool(sync.get('enabled', True), 'director_sync_daemon.enabled') or not instances:
         return []
     instance = sync.get('instance') or instances[0]['name']
     match = [i for i in instances if i['name'] == instance]
     if not match:
         _fail('director_sync_daemon.instance: %s is not an instance; instances: %s'
               % (instance, ', '.join(i['name'] for i in instances)))
-    interface = sync.get('interface') or match[0]['interface']
+    interface = _ifname(sync.get('interface') or match[0]['interface'], 'director_sync_daemon.interface')
     sync_id = _int(sync.get('id', 0), 'director_sync_daemon.id', 0, _model.SYNC_ID_MAX)
     # the sync daemon follows the instance: master on the VRRP master, backup on the others
     return ['  lvs_sync_daemon %s %s id %d' % (interface, instance, sync_id)]
@@ -173,9 +232,10 @@ def _vrrp_instance(inst, auth_pass):
     elif inst['preempt_delay']:
         out.append('  preempt_delay %d' % inst['preempt_delay'])
     if auth_pass:
-        if len(str(auth_pass)) > AUTH_PASS_MAX or any(c.isspace() for c in str(auth_pass)):
-            _fail('director_vrrp_auth_pass: at most %d characters, no spaces (VRRPv2 PASS); '
-                  'the given value does not fit (not shown)' % AUTH_PASS_MAX)
+        if not _AUTH_PASS.match(str(auth_pass)) or set(str(auth_pass)) & _COMMENT_OR_QUOTE:
+            _fail('director_vrrp_auth_pass: 1 to %d printable ASCII characters without spaces, quotes, '
+                  'backslashes, braces, "#" or "!" (VRRPv2 PASS); the given value does not fit (not shown)'
+                  % AUTH_PASS_MAX)
         out += ['  authentication {', '    auth_type PASS', '    auth_pass %s' % auth_pass, '  }']
     out.append('  virtual_ipaddress {')
     for vip in inst['vips']:
@@ -210,12 +270,11 @@ def _check_block(check, where):
     name = {'tcp': 'TCP_CHECK', 'http': 'HTTP_GET', 'misc': 'MISC_CHECK'}[kind]
     out = ['    %s {' % name]
     if kind == 'http':
-        out += ['      url {', '        path %s' % check.get('path', '/'),
+        out += ['      url {', '        path %s' % _http_path(check.get('path', '/'), where + '.path'),
                 '        status_code %d' % _int(check.get('status_code', 200), where + '.status_code', 100, 599),
                 '      }']
     if kind == 'misc':
-        path = str(check['misc_path']).replace('"', '\\"')
-        out.append('      misc_path "%s"' % path)
+        out.append('      misc_path "%s"' % _misc_path(check['misc_path'], where + '.misc_path'))
         out.append('      misc_timeout %d' % _int(check.get('misc_timeout', 5), where + '.misc_timeout', 1, 3600))
     else:
         if check.get('port'):
@@ -261,8 +320,9 @@ def _virtual_server(index, raw, service, check_defaults):
         if not isinstance(sorry, dict) or not sorry.get('address'):
             _fail('%s.sorry_server: a dict with address and port (default: the service port)' % where)
         sorry_port = _int(sorry.get('port', service.get('port')), where + '.sorry_server.port', 1, 65535)
-        out.append('  sorry_server %s %d' % (sorry['address'], sorry_port))
-    inhibit = raw.get('inhibit_on_failure', False)
+        out.append('  sorry_server %s %d' % (_address(sorry['address'], where + '.sorry_server.address'),
+                                             sorry_port))
+    inhibit = _bool(raw.get('inhibit_on_failure', False), where + '.inhibit_on_failure')
     for dindex, dest in enumerate(dests):
         dwhere = '%s.destinations[%d]' % (where, dindex)
         out.append('  real_server %s %d {' % (dest['address'], int(dest.get('port') or service.get('port') or 0)))

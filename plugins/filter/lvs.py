@@ -32,6 +32,9 @@ from ansible_collections.lvs.cluster.plugins.module_utils._errors import LvsErro
 KEEPALIVED_SERVICE_KEYS = ('healthcheck', 'sorry_server', 'inhibit_on_failure')
 ROLE_SERVICE_KEYS = ('forwarding', 'name') + KEEPALIVED_SERVICE_KEYS
 ROLE_DEST_KEYS = ('host',)
+# The kernel takes weights up to 2^31-1 (and so do the modules), but ipvsadm, which restores the table at
+# boot, and keepalived stop at 65535.
+ROLE_WEIGHT_MAX = 65535
 
 
 def lvs_table(services, hostvars, groups, realserver_group='realservers', address_var='lvs_address'):
@@ -39,41 +42,78 @@ def lvs_table(services, hostvars, groups, realserver_group='realservers', addres
 
     Per service, `forwarding` (nat, dr, tun) is the default of its destinations. Destinations may name
     an inventory `host` instead of an address (its `address_var` host variable is used); a service
-    without `destinations` gets every host of `realserver_group`, on the service's port.
+    without `destinations` gets every host of `realserver_group`, on the service's port. Addresses come
+    out in their normal form (no stray whitespace), so that no consumer writes an input string as given.
     """
+    if services is None:
+        services = []
+    if not isinstance(services, list):
+        raise AnsibleFilterError('services: must be a list of services, got %s' % type(services).__name__)
     out = []
-    for index, service in enumerate(services or []):
+    for index, service in enumerate(services):
+        where = 'services[%d]' % index
         if not isinstance(service, dict):
-            raise AnsibleFilterError('services[%d]: must be a dict' % index)
+            raise AnsibleFilterError('%s: must be a dict' % where)
         service = dict(service)
         forwarding = service.pop('forwarding', None)
+        if forwarding is not None and forwarding not in _model.FORWARDING:
+            raise AnsibleFilterError('%s.forwarding: %r is not a forwarding method (accepted: %s)'
+                                     % (where, forwarding, ', '.join(sorted(_model.FORWARDING))))
         for key in ROLE_SERVICE_KEYS:
             service.pop(key, None)
+        if service.get('address') is not None:
+            service['address'] = _normal_address(service['address'])
         dests = service.pop('destinations', None)
         if dests is None:
+            if realserver_group not in groups:
+                raise AnsibleFilterError('%s: has no destinations, and the inventory has no group %r to take '
+                                         'them from (the real server group; groups: %s)'
+                                         % (where, realserver_group, ', '.join(sorted(groups))))
             dests = [{'host': h} for h in groups.get(realserver_group, [])]
+        if not isinstance(dests, list):
+            raise AnsibleFilterError('%s.destinations: must be a list of dicts' % where)
         expanded = []
         for dindex, dest in enumerate(dests):
+            dwhere = '%s.destinations[%d]' % (where, dindex)
+            if not isinstance(dest, dict):
+                raise AnsibleFilterError('%s: must be a dict (address or host, port, weight, ...), got %r'
+                                         % (dwhere, dest))
             dest = dict(dest)
             host = dest.pop('host', None)
             if host is not None:
+                if 'address' in dest:
+                    raise AnsibleFilterError('%s: give host or address, not both' % dwhere)
                 if host not in hostvars:
-                    raise AnsibleFilterError('services[%d].destinations[%d].host: %s is not in the inventory'
-                                             % (index, dindex, host))
+                    raise AnsibleFilterError('%s.host: %s is not in the inventory' % (dwhere, host))
                 address = hostvars[host].get(address_var)
                 if not address:
-                    raise AnsibleFilterError('services[%d].destinations[%d].host: %s has no %s variable (its '
-                                             'address on the cluster LAN)' % (index, dindex, host, address_var))
-                dest.setdefault('address', address)
+                    raise AnsibleFilterError('%s.host: %s has no %s variable (its address on the cluster LAN)'
+                                             % (dwhere, host, address_var))
+                dest['address'] = address
+            if dest.get('address') is not None:
+                dest['address'] = _normal_address(dest['address'])
             if forwarding is not None:
                 dest.setdefault('forwarding', forwarding)
             if service.get('port') is not None:
                 dest.setdefault('port', service['port'])
+            weight = dest.get('weight', 1)
+            if isinstance(weight, int) and not isinstance(weight, bool) and weight > ROLE_WEIGHT_MAX:
+                raise AnsibleFilterError('%s.weight: %d is more than the boot restore (ipvsadm -R) and keepalived '
+                                         'take (accepted: 0..%d)' % (dwhere, weight, ROLE_WEIGHT_MAX))
             expanded.append(dest)
         service['destinations'] = expanded
         out.append(service)
     _parse(out)  # fail here, on the controller, with the field's path
     return out
+
+
+def _normal_address(value):
+    """The compressed text of an address; a value that is none is left for the model to name."""
+    import ipaddress
+    try:
+        return ipaddress.ip_address(str(value).strip()).compressed
+    except ValueError:
+        return value
 
 
 def lvs_vips_for(services, addresses):

@@ -25,8 +25,30 @@ class HostNetError(LvsError):
     """A host networking operation failed."""
 
 
+IFNAMSIZ = 16
+# The kernel refuses '/', ':' and whitespace in a name (dev_valid_name); this collection also refuses
+# anything outside this set, so that a name can never reach a path or a configuration file as anything
+# but one plain word.
+_IFNAME_CHARS = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@+')
+IFNAME_ACCEPTED = ('1 to %d of letters, digits and _ . - @ +, not "." or ".."' % (IFNAMSIZ - 1))
+
+
+def is_ifname(name):
+    """True for a network interface name the kernel could hold and no path or file could misread."""
+    return (isinstance(name, str) and 0 < len(name) < IFNAMSIZ and name not in ('.', '..')
+            and set(name) <= _IFNAME_CHARS)
+
+
 def sysctl_path(proc_sys, name):
-    return os.path.join(proc_sys, *name.split('.'))
+    """The file of a dotted sysctl name. An interface name may itself hold dots (VLAN eth0.100): in
+    net.ipv4.conf.IFACE.KEY everything between `conf` and the last part is the interface."""
+    parts = name.split('.')
+    if len(parts) > 5 and parts[0] == 'net' and parts[2] == 'conf':
+        parts = parts[:3] + ['.'.join(parts[3:-1]), parts[-1]]
+    for part in parts:
+        if part in ('', '.', '..') or '/' in part:
+            raise HostNetError('refusing sysctl name %r: not a path under %s' % (name, proc_sys))
+    return os.path.join(proc_sys, *parts)
 
 
 class Sysctls:
@@ -142,8 +164,15 @@ class Links:
                 if msg.get_attr('IFA_ADDRESS') == address]
 
     def route_interface(self, address):
-        """The name of the interface the kernel would send to `address` through, or None."""
-        for route in self.ipr.route('get', dst=address):
+        """The name of the interface the kernel would send to `address` through, or None (also when the
+        kernel has no route to it: ENETUNREACH, EHOSTUNREACH)."""
+        try:
+            routes = self.ipr.route('get', dst=address)
+        except Exception as exc:  # pyroute2's NetlinkError; its errno says "no route"
+            if getattr(exc, 'code', None) in (101, 113):
+                return None
+            raise
+        for route in routes:
             oif = route.get_attr('RTA_OIF')
             if oif is not None:
                 names = self.names([oif])

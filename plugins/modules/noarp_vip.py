@@ -45,7 +45,9 @@ options:
     choices: [dummy, lo, tunl0]
     default: lo
   dummy_name:
-    description: Name of the dummy device with O(device=dummy).
+    description:
+      - Name of the dummy device with O(device=dummy).
+      - 1 to 15 letters, digits and C(_ . - @ +); checked before anything changes.
     type: str
     default: lvs0
   interfaces:
@@ -53,6 +55,8 @@ options:
       - ARP-facing interfaces that get the per-interface C(arp_ignore) and C(arp_announce).
       - When omitted, the interfaces of the IPv4 default route(s); if there is none, every interface that
         is up (except C(lo)).
+      - Each name is checked before anything changes (1 to 15 letters, digits and C(_ . - @ +)), and must
+        name an existing interface with IPv4 configuration; a VLAN name such as C(eth0.100) is fine.
     type: list
     elements: str
   state:
@@ -114,10 +118,12 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import run_module
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import ValidationError
 from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import (
+    IFNAME_ACCEPTED,
     HostNetError,
     Links,
     StateFile,
     Sysctls,
+    is_ifname,
     open_iproute,
 )
 
@@ -137,6 +143,24 @@ def argument_spec():
 
 def build_module():
     return AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+
+
+def check_names(params):
+    """Every name that becomes a device or a path under /proc/sys, checked before anything changes."""
+    if params['device'] == 'dummy' and not is_ifname(params['dummy_name']):
+        raise ValidationError('dummy_name', 'invalid interface name %r' % (params['dummy_name'],), IFNAME_ACCEPTED)
+    for index, name in enumerate(params['interfaces'] or []):
+        if not is_ifname(name):
+            raise ValidationError('interfaces[%d]' % index, 'invalid interface name %r' % (name,), IFNAME_ACCEPTED)
+
+
+def check_interfaces_exist(params, sysctls):
+    """Interfaces named by the user must be there: a typo would otherwise leave one ARP-facing
+    interface answering ARP for the VIP, which is the fault this module exists to prevent."""
+    for index, name in enumerate(params['interfaces'] or []):
+        if name not in ('all', 'lo') and not sysctls.exists('net.ipv4.conf.%s.arp_ignore' % name):
+            raise ValidationError('interfaces[%d]' % index, '%s has no IPv4 configuration on this host' % name,
+                                  'the names of existing interfaces (ip link)')
 
 
 def parse_vip(params):
@@ -172,11 +196,14 @@ def wanted_sysctls(params, ip, links):
 
 def run(module, sysctls=None, links=None, state=None):
     params = module.params
+    check_names(params)
     ip = parse_vip(params)
     address = ip.compressed
     prefixlen = 32 if ip.version == 4 else 128
     dev = device_name(params)
     sysctls = sysctls or Sysctls()
+    if params['state'] == 'present' and ip.version == 4:
+        check_interfaces_exist(params, sysctls)
     state = state or StateFile(params['state_dir'])
     own_ipr = None
     if links is None:

@@ -74,7 +74,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import run_module
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import ValidationError
-from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import HostNetError, Links, open_iproute
+from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import (
+    IFNAME_ACCEPTED,
+    HostNetError,
+    Links,
+    is_ifname,
+    open_iproute,
+)
 
 
 def build_module():
@@ -92,13 +98,18 @@ def run(module, links=None):
     except ValueError:
         raise ValidationError('address', 'invalid address %r' % params['address'],
                               'an IPv4 or IPv6 address without prefix length')
+    if ip.is_multicast or ip.is_unspecified or ip.is_loopback:
+        raise ValidationError('address', '%s cannot be a VIP' % ip, 'a unicast address')
+    if params['device'] is not None and not is_ifname(params['device']):
+        raise ValidationError('device', 'invalid interface name %r' % (params['device'],), IFNAME_ACCEPTED)
     address, prefix = str(ip), 32 if ip.version == 4 else 128
     links = links or Links(open_iproute())
     held = [(links.names([index])[0], plen) for index, plen in links.holders(address)]
     device = params['device'] or (held[0][0] if held else links.route_interface(address))
     if device is None or links.index(device) is None:
         raise HostNetError('device: %s' % ('no interface named %r' % device if device
-                                           else 'no route to %s; name the interface' % address))
+                                           else 'no route to %s, so no interface to hold it: name the '
+                                           'interface (for a routed VIP, e.g. lo)' % address))
     present = (device, prefix) in held
     want = params['state'] == 'present'
     changed = present != want

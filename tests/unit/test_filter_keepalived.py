@@ -60,7 +60,7 @@ def test_virtual_server_and_real_servers_follow_the_expanded_table():
 def test_every_check_type_inhibit_and_sorry_server():
     services = [
         dict(WEB, inhibit_on_failure=True, sorry_server={"address": "198.51.100.20"}),
-        dict(WEB, port=81, healthcheck={"type": "misc", "misc_path": "/usr/local/bin/check \"x\""}),
+        dict(WEB, port=81, healthcheck={"type": "misc", "misc_path": "/usr/local/bin/check --port 81"}),
         dict(WEB, port=82, healthcheck={"type": "none"}),
     ]
     text = render(services)
@@ -68,7 +68,7 @@ def test_every_check_type_inhibit_and_sorry_server():
     assert "sorry_server 198.51.100.20 80" in first
     assert first.count("inhibit_on_failure") == 2 and first.count("TCP_CHECK {") == 2
     misc = block(text, "virtual_server 198.51.100.100 81 {")
-    assert 'misc_path "/usr/local/bin/check \\"x\\""' in misc
+    assert 'misc_path "/usr/local/bin/check --port 81"' in misc
     none = block(text, "virtual_server 198.51.100.100 82 {")
     assert not any(line.endswith("_CHECK {") or line == "HTTP_GET {" for line in none)
     assert "enable_script_security" in text  # MISC_CHECK as root without a config-test warning
@@ -108,7 +108,7 @@ def test_vips_split_across_instances():
 
 
 @pytest.mark.parametrize("kw, services, message", [
-    ({"auth_pass": "toolongpass"}, [WEB], "director_vrrp_auth_pass: at most 8"),
+    ({"auth_pass": "toolongpass"}, [WEB], "director_vrrp_auth_pass: 1 to 8 printable"),
     ({"priority": 255}, [WEB], "priority: must be an integer from 1 to 254"),
     ({"instances": [{"name": "A", "virtual_router_id": 0}]}, [WEB], "virtual_router_id: must be an integer from 1"),
     ({"instances": [{"name": "A", "virtual_router_id": 1}, {"name": "A", "virtual_router_id": 2}]}, [WEB],
@@ -129,3 +129,69 @@ def test_bad_input_names_the_field(kw, services, message):
         render(services, **kw)
     assert message in str(err.value)
     assert "toolongpass" not in str(err.value)  # a secret is never echoed
+
+
+# --- issue 9: nothing reaches keepalived.conf unchecked ---------------------------------------------
+HTTP = dict(WEB, healthcheck={"type": "http", "path": "/health"})
+MISC = dict(WEB, healthcheck={"type": "misc", "misc_path": "/usr/local/bin/check"})
+INJECTED = "\n}\nvirtual_server 203.0.113.66 80 {\n  real_server 203.0.113.66 80 {\n  }\n"
+
+
+@pytest.mark.parametrize("kw, services, message", [
+    ({}, [dict(HTTP, healthcheck={"type": "http", "path": "/" + INJECTED})], "services[0].destinations[0] healthcheck.path"),
+    ({}, [dict(HTTP, healthcheck={"type": "http", "path": "/a b"})], "healthcheck.path"),
+    ({}, [dict(HTTP, healthcheck={"type": "http", "path": "/#x"})], "healthcheck.path"),
+    ({}, [dict(HTTP, healthcheck={"type": "http", "path": "health"})], "healthcheck.path"),
+    ({}, [dict(MISC, healthcheck={"type": "misc", "misc_path": "/bin/true" + INJECTED})], "healthcheck.misc_path"),
+    ({}, [dict(MISC, healthcheck={"type": "misc", "misc_path": '/bin/echo "x"'})], "healthcheck.misc_path"),
+    ({}, [dict(MISC, healthcheck={"type": "misc", "misc_path": "/bin/true ! x"})], "healthcheck.misc_path"),
+    ({}, [dict(WEB, sorry_server={"address": "198.51.100.30" + INJECTED})], "services[0].sorry_server.address"),
+    ({}, [dict(WEB, sorry_server={"address": "sorry.example"})], "services[0].sorry_server.address"),
+    ({"instances": [{"name": "A", "virtual_router_id": 1, "interface": "eth1\n  router_id x"}]}, [WEB],
+     "director_vrrp_instances[0].interface: invalid interface name"),
+    ({"instances": [{"name": "A", "virtual_router_id": 1, "interface": "../eth1"}]}, [WEB], "[0].interface"),
+    ({"instances": [{"name": "A\nB", "virtual_router_id": 1}]}, [WEB], "director_vrrp_instances[0].name"),
+    ({"instances": [{"name": "A", "virtual_router_id": 1, "vips": "198.51.100.100"}]}, [WEB], "[0].vips: must be a list"),
+    ({"instances": [{"name": "A", "virtual_router_id": 1, "preempt": "maybe"}]}, [WEB], "[0].preempt: must be a boolean"),
+    ({"sync_daemon": {"interface": "eth1 id 9"}}, [WEB], "director_sync_daemon.interface: invalid interface name"),
+    ({"sync_daemon": {"enabled": "perhaps"}}, [WEB], "director_sync_daemon.enabled: must be a boolean"),
+    ({"sync_daemon": "yes"}, [WEB], "director_sync_daemon: must be a dict"),
+    ({"auth_pass": "ab#cd"}, [WEB], "director_vrrp_auth_pass"),
+    ({"auth_pass": "ab\ncd"}, [WEB], "director_vrrp_auth_pass"),
+    ({}, [dict(WEB, inhibit_on_failure="sometimes")], "services[0].inhibit_on_failure: must be a boolean"),
+    ({}, [dict(WEB, destinations=["198.51.100.11"])], "services[0].destinations[0]: must be a dict"),
+    ({}, [dict(WEB, destinations={"host": "rs1"})], "services[0].destinations: must be a list"),
+    ({}, [dict(WEB, forwarding="gre", destinations=[])], "services[0].forwarding: 'gre' is not a forwarding method"),
+    ({}, [dict(WEB, destinations=[{"host": "rs1", "address": "198.51.100.11"}])], "give host or address, not both"),
+    ({}, [dict(WEB, destinations=[{"host": "rs1", "weight": 65536}])], "services[0].destinations[0].weight: 65536"),
+])
+def test_hostile_or_malformed_input_fails_naming_the_field(kw, services, message):
+    with pytest.raises(AnsibleFilterError) as err:
+        render(services, **kw)
+    assert message in str(err.value), str(err.value)
+
+
+def test_a_typo_in_the_real_server_group_is_an_error_not_an_empty_service():
+    with pytest.raises(AnsibleFilterError, match="no group 'realserver'"):
+        lvs_keepalived_conf([WEB], HOSTVARS, GROUPS, "lb1", realserver_group="realserver", facts=FACTS)
+
+
+def test_router_id_is_one_word():
+    with pytest.raises(AnsibleFilterError, match="inventory_hostname"):
+        lvs_keepalived_conf([WEB], HOSTVARS, GROUPS, "lb1\n  router_id evil", facts=FACTS)
+
+
+def test_booleans_follow_ansible_rules():
+    """The strings "false" and "no" were read as true."""
+    text = render([dict(WEB, inhibit_on_failure="no")],
+                  instances=[{"name": "VI", "virtual_router_id": 9, "preempt": "false"}],
+                  sync_daemon={"enabled": "no"})
+    assert "inhibit_on_failure" not in text and "nopreempt" in text and "lvs_sync_daemon" not in text
+    text = render([dict(WEB, inhibit_on_failure="yes")], sync_daemon={"enabled": "true"})
+    assert "inhibit_on_failure" in text and "lvs_sync_daemon eth1 VI_LVS id 0" in text
+
+
+def test_addresses_are_written_in_their_normal_form():
+    text = render([dict(WEB, address="198.51.100.100\n", sorry_server={"address": " 198.51.100.30"})])
+    assert "virtual_server 198.51.100.100 80 {" in text.splitlines()
+    assert "  sorry_server 198.51.100.30 80" in text.splitlines()

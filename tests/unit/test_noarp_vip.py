@@ -164,3 +164,50 @@ def test_validation(host):
         run(host, address='192.0.2.0/24')
     assert info.value.field == 'address'
     assert host.journal == []
+
+
+def snapshot(root):
+    return {str(p): p.read_text() for p in root.rglob('*') if p.is_file()}
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+@pytest.mark.parametrize('params, field', [
+    ({'interfaces': ['../../../../tmp/owned']}, 'interfaces[0]'),
+    ({'interfaces': ['ens3', '/etc/passwd']}, 'interfaces[1]'),
+    ({'interfaces': ['ens3', '..']}, 'interfaces[1]'),
+    ({'interfaces': ['eth0\nnet.ipv4.ip_forward']}, 'interfaces[0]'),
+    ({'interfaces': ['a' * 16]}, 'interfaces[0]'),
+    ({'interfaces': ['']}, 'interfaces[0]'),
+    ({'interfaces': ['ens9']}, 'interfaces[0]'),  # no such interface: refused, not skipped
+    ({'device': 'dummy', 'dummy_name': 'bad/name'}, 'dummy_name'),
+    ({'device': 'dummy', 'dummy_name': 'x' * 16}, 'dummy_name'),
+])
+def test_names_are_checked_before_anything_changes(host, tmp_path, params, field, check_mode):
+    """Issue 9: names that could reach a path outside /proc/sys, or an invalid dummy name, fail naming
+    the field, in check mode too, and no sysctl, state file or address has changed."""
+    before = snapshot(tmp_path)
+    with pytest.raises(ValidationError) as info:
+        run(host, check_mode=check_mode, address='192.0.2.10', **params)
+    assert info.value.field == field, str(info.value)
+    assert 'accepted' in str(info.value)
+    assert host.journal == [] and snapshot(tmp_path) == before
+    assert not os.path.exists(host.state.path)
+
+
+def test_a_vlan_interface_name_reaches_its_own_sysctl_file(host):
+    vlan = host.root / 'net' / 'ipv4' / 'conf' / 'ens3.100'
+    vlan.mkdir()
+    for key in ('arp_ignore', 'arp_announce'):
+        (vlan / key).write_text('0\n')
+    run(host, address='192.0.2.10', interfaces=['ens3.100'])
+    assert (vlan / 'arp_ignore').read_text().strip() == '1'
+    assert (vlan / 'arp_announce').read_text().strip() == '2'
+
+
+def test_sysctl_names_never_leave_the_tree(host):
+    from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import HostNetError, sysctl_path
+
+    assert sysctl_path('/proc/sys', 'net.ipv4.conf.eth0.100.arp_ignore') == '/proc/sys/net/ipv4/conf/eth0.100/arp_ignore'
+    for name in ('net.ipv4.conf.../x.arp_ignore', 'net..ipv4', 'net/../../etc.passwd'):
+        with pytest.raises(HostNetError):
+            sysctl_path('/proc/sys', name)
