@@ -130,10 +130,29 @@ def _record(i: int, origin: float, start: float, server: str | None = None, erro
             "error": None if error is None else f"{type(error).__name__}: {error}"}
 
 
+def outage(records: list) -> tuple:
+    """(seconds, open): the longest outage a client saw, from the send time of the first request of a
+    run of failures to the completion of the first request after it that succeeded; when no request
+    after the failures succeeded, the outage lasts to the end of the run and is `open`."""
+    records = sorted(records, key=lambda r: r["t"])
+    end = max((r["t"] + (r["latency"] or 0.0) for r in records), default=0.0)
+    longest, still_open, started = 0.0, False, None
+    for rec in records:
+        if not rec["ok"]:
+            if started is None:
+                started = rec["t"]
+        elif started is not None:
+            longest = max(longest, rec["t"] + rec["latency"] - started)
+            started = None
+    if started is not None:
+        longest, still_open = max(longest, end - started), True
+    return longest, still_open
+
+
 def summarize(records: list) -> dict:
-    """Counts, latencies, who served, and the outage: the longest time during which no request that was
-    sent got an answer, i.e. the widest gap between consecutive successful completions, less one
-    request interval (the gap a healthy run has anyway)."""
+    """Counts, latencies, who served, and the outage: the longer of the longest run of failures
+    (outage(), counted to the end of the run when nothing answered after it) and the widest gap between
+    consecutive successful completions less one request interval (a stall without errors)."""
     ok = [r for r in records if r["ok"]]
     failed = [r for r in records if not r["ok"]]
     served: dict = {}
@@ -142,13 +161,15 @@ def summarize(records: list) -> dict:
     done = sorted(r["t"] + r["latency"] for r in ok)
     interval = (records[-1]["t"] - records[0]["t"]) / (len(records) - 1) if len(records) > 1 else 0.0
     widest = max((b - a for a, b in zip(done, done[1:])), default=0.0)
+    failing, still_open = outage(records)
     latencies = sorted(r["latency"] for r in ok)
     return {
         "requests": len(records), "ok": len(ok), "failed": len(failed),
         "first_failure_t": failed[0]["t"] if failed else None,
         "last_failure_t": failed[-1]["t"] if failed else None,
         "served_by": served,
-        "outage_s": round(max(0.0, widest - interval), 3) if len(done) > 1 else None,
+        "outage_s": round(max(failing, widest - interval, 0.0), 3) if records else None,
+        "outage_open": still_open,
         "latency_p50_s": round(statistics.median(latencies), 4) if latencies else None,
         "latency_max_s": round(latencies[-1], 4) if latencies else None,
         "errors": sorted({r["error"].split(":")[0] for r in failed}),

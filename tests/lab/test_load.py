@@ -62,12 +62,27 @@ def test_a_server_that_goes_away_shows_as_failures_and_an_outage(server):
     assert "ConnectionRefusedError" in summary["errors"]
 
 
-def test_outage_is_the_widest_gap_between_answers_less_one_interval():
-    records = [{"t": t, "latency": 0.01, "ok": ok, "server": "a", "error": None if ok else "OSError: x"}
-               for t, ok in [(0.0, True), (0.1, True), (0.2, False), (0.3, False), (0.4, True), (0.5, True)]]
-    summary = load.summarize(records)
-    assert summary["outage_s"] == pytest.approx(0.2)
+def records_of(pattern, latency=0.01):
+    return [{"t": round(i * 0.1, 3), "latency": latency, "ok": ok == "+", "server": "a",
+             "error": None if ok == "+" else "OSError: x"} for i, ok in enumerate(pattern)]
+
+
+def test_outage_runs_from_the_first_failure_to_the_next_answer():
+    summary = load.summarize(records_of("++--++"))
+    assert summary["outage_s"] == pytest.approx(0.21) and not summary["outage_open"]
     assert (summary["failed"], summary["first_failure_t"], summary["last_failure_t"]) == (2, 0.2, 0.3)
+
+
+def test_an_outage_that_lasts_to_the_end_is_counted_and_open():
+    """Issue 15: only gaps between answers were measured, so failures to the end of a run counted 0."""
+    summary = load.summarize(records_of("+++-----"))
+    assert summary["outage_s"] == pytest.approx(0.7 + 0.01 - 0.3) and summary["outage_open"]
+
+
+def test_a_stall_without_errors_is_an_outage_too():
+    records = records_of("++++")
+    records[2]["latency"] = 1.5  # answered, but late: the gap between answers shows it
+    assert load.summarize(records)["outage_s"] == pytest.approx(1.7 - 0.31 - 0.1, abs=1e-3)
 
 
 def test_stop_ends_a_run_early_and_keeps_only_sent_requests(server):
@@ -89,4 +104,4 @@ def test_nothing_listens_means_every_request_fails_fast():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     result = load.run("127.0.0.1", port, count=5, rate=50, timeout=1)
-    assert result["summary"]["failed"] == 5 and result["summary"]["outage_s"] is None
+    assert result["summary"]["failed"] == 5 and result["summary"]["outage_open"]

@@ -99,6 +99,11 @@ def test_ansible_test_sanity(tmp_path):
                           cwd=collection, env=_env(), capture_output=True, text=True, timeout=3600, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, "ansible-test sanity failed:\n" + "\n".join(output.splitlines()[-120:])
+    # ansible-test exits 0 when it skips a test it cannot run (e.g. "missing virtual environment support")
+    skipped = [line for line in output.splitlines() if "kipping sanity test" in line]
+    assert not skipped, "ansible-test skipped sanity tests:\n" + "\n".join(skipped)
+    ran = re.findall(r'^Running sanity test "([^"]+)"', output, flags=re.M)
+    assert len(ran) >= 20, f"only {len(ran)} sanity tests ran: {ran}"
     for ignore in (REPO / "tests" / "sanity").glob("ignore-*.txt"):
         assert ignore.read_text().strip() == "", f"{ignore.name} must stay empty"
 

@@ -48,3 +48,16 @@ def test_director_reaches_real_servers_across_the_routed_hop(host):
     assert realservers
     for rs in realservers:
         host.run_expect([0], f"ping -c 1 -W 10 {hostvars[rs]['lab_address']}")
+
+
+def test_the_inventory_holds_every_guest_of_the_lab():
+    """Every test above runs once per inventory host: an empty inventory (the lab's state missing, which
+    the inventory script answers with no host) would run none of them and pass. So the inventory must
+    hold every guest the lab booted."""
+    import os
+
+    state_dir = Path(os.environ.get("LVS_LAB_STATE", "/var/tmp/lvs-lab"), os.environ.get("LVS_LAB_NAME", "molecule-lab"))
+    booted = json.loads((state_dir / "state.json").read_text())
+    inventory = json.loads((state_dir / "inventory.script.json").read_text())["_meta"]["hostvars"]
+    guests = set(booted["hosts"])
+    assert guests and set(inventory) == guests, (sorted(guests), sorted(inventory))
