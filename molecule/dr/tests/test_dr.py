@@ -64,3 +64,17 @@ def test_replies_bypass_the_director(lab):
 
 def test_director_counts_no_outgoing_packets(lab):
     print(lvs.check_outpkts(lab, VIP, CLIENT, 80, through_director=False))
+
+
+def test_cluster_comes_back_after_reboot(lab):
+    """Last, because it reboots every guest: with no Ansible run in between, the director's table
+    (ipvsadm -Sn) and VIP come back, each real server holds the VIP on lo with the ARP settings that
+    keep it silent, and traffic reaches both real servers."""
+    figures = lvs.check_reboot(lab, VIP, CLIENT)
+    nic = lab.nic_towards(lab.directors[0], CLIENT)["interface"]
+    assert f"inet {VIP}/32" in lvs.guest_run(lab, lab.directors[0], f"ip -o -4 address show dev {nic}").stdout
+    for rs in lab.realservers:
+        out = lvs.guest_run(lab, rs, f"ip -o -4 address show dev lo to {VIP}/32; "
+                                     "sysctl -n net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.arp_announce").stdout
+        assert f"inet {VIP}/32" in out and out.split()[-2:] == ["1", "2"], f"{rs} after the reboot: {out!r}"
+    print(figures)

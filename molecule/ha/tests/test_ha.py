@@ -26,6 +26,7 @@ from lab import lab as lab_ctl  # noqa: E402
 from lab import load, vm  # noqa: E402
 
 VIP = "198.51.100.100"
+CLIENT = "198.51.100.1"
 SERVICES = lvs.CONTRACT_SERVICES
 MASTER, BACKUP = "director1", "director2"
 # The issue's goal for a failover with advert_int 1. A failover is asserted against a looser bound
@@ -186,3 +187,14 @@ def test_master_preempts_when_powered_on_again(lab):
     # keepalived is enabled at boot: the returned master rebuilds its table and takes the VIP back
     _master_returns(lab, lambda: lab_ctl.power_on(lab.name, MASTER, wait=False), "master_power_on")
     assert ssh(lab, MASTER, "systemctl is-active keepalived").stdout.strip() == "active"
+
+
+def test_cluster_comes_back_after_reboot(lab):
+    """Last, because it reboots every guest: with no Ansible run in between, keepalived comes back
+    on both directors with the table it had, exactly one director holds the VIP, and traffic through
+    the VIP reaches both real servers."""
+    figures = lvs.check_reboot(lab, VIP, CLIENT)
+    holders = [d for d in lab.directors
+               if f"inet {VIP}/32" in lvs.guest_run(lab, d, f"ip -o -4 address show to {VIP}/32").stdout]
+    assert len(holders) == 1, f"after the reboot the VIP is held by {holders}, want exactly one director"
+    print(dict(figures, vip_holder=holders[0]))

@@ -64,3 +64,16 @@ def test_replies_come_back_through_the_director_from_the_vip(lab):
 
 def test_director_counts_outgoing_packets(lab):
     print(lvs.check_outpkts(lab, VIP, CLIENT, 80, through_director=True))
+
+
+def test_cluster_comes_back_after_reboot(lab):
+    """Last, because it reboots every guest: with no Ansible run in between, the director's table
+    comes back and each real server's default route goes through the director again. The lab sets no
+    route on the real servers and brings their LAN up where a host's own network configuration would
+    (lab-net.service): the route is the role's work, done once the gateway is reachable."""
+    figures = lvs.check_reboot(lab, VIP, CLIENT)
+    for rs in lab.realservers:
+        gateway = lab.nic_towards(lab.directors[0], lab.address(rs))["address"]
+        route = lvs.guest_run(lab, rs, "ip -4 route show default").stdout
+        assert f"default via {gateway} " in route, f"{rs} after the reboot: {route!r}, want via {gateway}"
+    print(figures)
