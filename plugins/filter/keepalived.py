@@ -47,6 +47,7 @@ AUTH_PASS_MAX = 8  # VRRPv2 simple password: keepalived silently truncates longe
 # hold: keepalived splits a line into words at whitespace, and '#' or '!' start a comment, so a newline,
 # a space or a comment character in a value would add or cut directives that --config-test accepts.
 _WORD = re.compile(r'^[A-Za-z0-9_.-]{1,64}$')
+_INSTANCE_NAME = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
 _HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~%/?&=+,;:@$*()-]{0,1023}$")
 _MISC_PATH = re.compile(r'^/[\x20-\x7e]{0,1023}$')
 _AUTH_PASS = re.compile(r'^[\x21-\x7e]{1,%d}$' % AUTH_PASS_MAX)
@@ -149,7 +150,7 @@ def _instances(instances, vips, priority, facts):
             _fail('%s: must be a dict' % where)
         _unknown(inst, INSTANCE_KEYS, where)
         name = str(inst.get('name') or '')
-        if not _WORD.match(name) or '.' in name:
+        if not _INSTANCE_NAME.match(name):
             _fail('%s.name: letters, digits, "_" and "-" only, got %r' % (where, inst.get('name')))
         vrid = _int(inst.get('virtual_router_id'), where + '.virtual_router_id', 1, 255)
         if name in names or vrid in ids:
@@ -158,15 +159,15 @@ def _instances(instances, vips, priority, facts):
         ids.add(vrid)
         if not isinstance(inst.get('vips') or [], list):
             _fail('%s.vips: must be a list of VIPs' % where)
-        for vip in inst.get('vips') or []:
-            vip = _address(vip, where + '.vips')
+        inst_vips = [_address(v, where + '.vips') for v in inst.get('vips') or []]
+        for vip in inst_vips:
             if vip not in vips:
                 _fail('%s.vips: %s is the address of no service; services have %s' % (where, vip, ', '.join(vips)))
             claimed.setdefault(vip, name)
         interface = inst.get('interface')
         if interface is not None:
             _ifname(interface, where + '.interface')
-        out.append({'name': name, 'vrid': vrid, 'vips': [_address(v, where + '.vips') for v in inst.get('vips') or []],
+        out.append({'name': name, 'vrid': vrid, 'vips': inst_vips,
                     'interface': interface,
                     'priority': _int(inst.get('priority', priority), where + '.priority', 1, 254),
                     'advert_int': _int(inst.get('advert_int', 1), where + '.advert_int', 1, 255),

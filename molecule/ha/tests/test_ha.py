@@ -10,7 +10,6 @@ servers in). By hand, against a lab of your own:
     LVS_LAB_NAME=ha-dev pytest -rA -s molecule/ha/tests/test_ha.py
 """
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 pytest.register_assert_rewrite("lvs_checks")
 import lvs_checks as lvs  # noqa: E402
 from lab import lab as lab_ctl  # noqa: E402
-from lab import load, vm  # noqa: E402
+from lab import load  # noqa: E402
 
 VIP = "198.51.100.100"
 CLIENT = "198.51.100.1"
@@ -44,12 +43,7 @@ def lab(request):
 
 def ssh(lab, host, command, timeout=30):
     """A command on a guest over its management port forward; never hangs on a powered-off guest."""
-    key = lvs.STATE_ROOT / lab.name / "id_ed25519"
-    cmd = vm.ssh_base(lab.hostvars[host]["ansible_port"], key) + [command]
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(cmd, 255, "", "timeout")
+    return lvs.guest_run(lab, host, command, timeout)
 
 
 def holds_vip(lab, host):

@@ -144,13 +144,15 @@ def explain(entries: list, missing: list, extra: list, netns: str | None) -> str
     return "; ".join(parts)
 
 
-def verify(entries: list, timeouts: tuple | None, netns: str | None) -> None:
+def verify(entries: list, timeouts: tuple | None, netns: str | None) -> list:
+    """The table read back, once it equals the file; RestoreError naming the lines otherwise."""
     got, got_timeouts = read_table(netns)
     missing, extra = differences([line for _n, line in entries], got)
     if missing or extra:
         raise RestoreError(explain(entries, missing, extra, netns))
     if timeouts_differ(timeouts, got_timeouts):
         raise RestoreError(f"timeouts (tcp tcpfin udp) are {got_timeouts}, the file says {timeouts}")
+    return got
 
 
 # --- the two commands ------------------------------------------------------------------------------
@@ -178,8 +180,7 @@ def check(path: str, live: bool) -> None:
     run(["modprobe", "ip_vs"], check=False)
     with Throwaway() as netns:
         restore(text, netns)
-        verify(entries, timeouts, netns)
-        restored, _t = read_table(netns)
+        restored = verify(entries, timeouts, netns)
     if live:
         declared = {service_of(line) for line in restored}
         current, current_timeouts = read_table()
