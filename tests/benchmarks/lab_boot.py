@@ -3,7 +3,7 @@
     python tests/benchmarks/lab_boot.py [--rebuild] [--runs N]
 
 - image build time: from the cached image's record, or measured now with --rebuild;
-- `up` wall time of the 3-guest `dr` topology until every guest answers SSH (goal: at most 45 s on 2 cores);
+- `up` wall time of the 3-guest `dr` topology until every guest answers SSH (goal: at most 30 s on 2 cores);
 - peak resident memory (VmHWM) of each QEMU process after boot (goal: at most 600 MB).
 """
 from __future__ import annotations
@@ -48,7 +48,7 @@ def main() -> int:
         lab.down(LAB, quiet=True)
     print(f"image build (mmdebstrap to qcow2): {build_s:.0f} s {'(measured now)' if args.rebuild else '(cached record)'}")
     print(f"up, 3-guest dr topology, to SSH-ready: median {statistics.median(ups):.1f} s "
-          f"(runs: {', '.join(f'{u:.1f}' for u in ups)}; goal <= 45 s)")
+          f"(runs: {', '.join(f'{u:.1f}' for u in ups)}; goal <= 30 s)")
     print(f"peak host memory per guest: max {max(rss):.0f} MB, median {statistics.median(rss):.0f} MB "
           f"(goal <= 600 MB)")
     return 0
