@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import accel as accel_mod
 from . import image as image_mod
 from . import inventory, net, paths, prereq, vm
 from .proc import run, say
@@ -20,18 +21,19 @@ def up(topo: Topology, lab: str) -> dict:
     prereq.check(space_dir=paths.state_root(), space_gb=1)
     down(lab, quiet=True)
     img = image_mod.ensure()
+    accel = accel_mod.choose(img.kernel)
     state = paths.state_dir(lab)
     state.mkdir(parents=True)
     started = time.monotonic()
-    record = {"lab": lab, "topology": topo.name, "namespace": net.namespace(lab), "hosts": {}}
+    record = {"lab": lab, "topology": topo.name, "namespace": net.namespace(lab), "accel": accel, "hosts": {}}
     _save(state, record)
     key = state / "id_ed25519"
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"lvs-lab-{lab}", "-f", str(key)])
     pubkey = key.with_suffix(".pub").read_text()
     try:
         net.create(topo, lab)
-        guests = _start_guests(topo, lab, img, state, pubkey, record)
-        say(f"{lab}: {len(guests)} guests started; waiting for SSH")
+        guests = _start_guests(topo, lab, img, state, pubkey, record, accel)
+        say(f"{lab}: {len(guests)} guests started ({accel}); waiting for SSH")
         deadline = time.monotonic() + BOOT_DEADLINE
         with ThreadPoolExecutor(max_workers=len(guests)) as pool:
             ready = dict(zip(guests, pool.map(lambda g: vm.wait_ssh(g, key, deadline), guests.values())))
@@ -49,7 +51,7 @@ def up(topo: Topology, lab: str) -> dict:
     return record
 
 
-def _start_guests(topo: Topology, lab: str, img, state: Path, pubkey: str, record: dict) -> dict:
+def _start_guests(topo: Topology, lab: str, img, state: Path, pubkey: str, record: dict, accel: str) -> dict:
     lab_byte = hashlib.sha1(lab.encode()).digest()[0]
     guests = {}
     for index, host in enumerate(topo.hosts.values(), start=1):
@@ -61,7 +63,7 @@ def _start_guests(topo: Topology, lab: str, img, state: Path, pubkey: str, recor
         guest = vm.Guest(lab=lab, name=host.name, index=index, ssh_port=vm.free_port(),
                          overlay=state / f"{host.name}.qcow2", pidfile=state / f"{host.name}.pid",
                          console=state / f"{host.name}.console.log", nics=nics)
-        pid, cmd = vm.start(guest, img, pubkey, list(host.routes))
+        pid, cmd = vm.start(guest, img, pubkey, list(host.routes), accel)
         taps = [[tap, nic.lan] for (_, _, _, tap), nic in zip(nics[1:], host.nics)]
         # the command and taps are kept so that power_on() can boot this guest again from its own disk
         record["hosts"][host.name] = {"pid": pid, "ssh_port": guest.ssh_port, "command": cmd, "taps": taps,

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import accel as accel_mod
 from .image import Image
 from .proc import run
 
@@ -23,8 +24,6 @@ MGMT_HOST = "203.0.113.241"
 MGMT_GUEST = "203.0.113.242"
 MEMORY_MB = 512
 PROCESS_PREFIX = "lvslab-"
-# Without a cap each QEMU takes 1.1-1.6 GB for translated code; 256 MB keeps a guest near 560 MB.
-TB_SIZE_MB = 256
 KERNEL_ARGS = ("root=/dev/vda rw console=ttyS0 net.ifnames=0 mitigations=off "
                "systemd.show_status=0 systemd.journald.forward_to_console=1 8250.nr_uarts=1 tsc=reliable no_timer_check "
                # Drivers for emulated hardware the lab never uses: loading them costs seconds under TCG.
@@ -64,11 +63,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def command(guest: Guest, image: Image, pubkey: str, routes: list) -> list[str]:
+def command(guest: Guest, image: Image, pubkey: str, routes: list, accel: str = "tcg") -> list[str]:
     key_type, key_blob = pubkey.split()[:2]
     append = [KERNEL_ARGS, f"lab.host={guest.name}", f"lab.key={key_type}:{key_blob}"]
     cmd = ["qemu-system-x86_64", "-name", f"{guest.process_name},process={guest.process_name}",
-           "-accel", f"tcg,thread=multi,tb-size={TB_SIZE_MB}", "-cpu", "max", "-smp", "1", "-m", str(MEMORY_MB),
+           *accel_mod.qemu_args(accel), "-smp", "1", "-m", str(MEMORY_MB),
            "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
            "-serial", f"file:{guest.console}", "-daemonize", "-pidfile", str(guest.pidfile),
            "-kernel", str(image.kernel), "-initrd", str(image.initrd),
@@ -89,10 +88,10 @@ def command(guest: Guest, image: Image, pubkey: str, routes: list) -> list[str]:
     return cmd
 
 
-def start(guest: Guest, image: Image, pubkey: str, routes: list) -> tuple[int, list[str]]:
+def start(guest: Guest, image: Image, pubkey: str, routes: list, accel: str = "tcg") -> tuple[int, list[str]]:
     """A new overlay and a booted guest: (pid, the QEMU command, kept to power the guest on again)."""
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image.disk), "-F", "qcow2", str(guest.overlay)])
-    cmd = command(guest, image, pubkey, routes)
+    cmd = command(guest, image, pubkey, routes, accel)
     return boot(cmd, guest.pidfile), cmd
 
 

@@ -19,7 +19,8 @@ description:
   - Runtime only; the director role persists the VIP with a systemd unit.
 author: LVS cluster maintainers (@lvs-cluster)
 requirements:
-  - pyroute2 >= 0.9.6 on the target
+  - pyroute2 >= 0.9.6 on the target.
+  - root or C(CAP_NET_ADMIN) on the target.
 attributes:
   check_mode:
     support: full
