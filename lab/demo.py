@@ -14,11 +14,24 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 
 from . import lab, net, paths, topology, vm
 
 LAB = "demo"
 VIP = "198.51.100.100"
+# The kernel adds up its per-CPU IPVS counters about every 2 s: stats read right after the requests
+# show fewer connections than were made, so the demo waits (bounded) until they are all counted.
+STATS_DEADLINE_S = 20.0
+
+
+def service_conns(stats: str, vip: str, port: int = 80) -> int | None:
+    """The Conns column of the `vip:port` TCP service in `ipvsadm -Ln --stats` output (None if absent)."""
+    for line in stats.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[0] == "TCP" and fields[1] == f"{vip}:{port}":
+            return int(fields[2])
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,9 +61,16 @@ def main(argv: list[str] | None = None) -> int:
             answered.append(out.stdout.strip() or f"(no answer: {out.stderr.strip()})")
             print(f"  answered by {answered[-1]}")
         port = record["hosts"]["director"]["ssh_port"]
-        stats = subprocess.run(vm.ssh_base(port, state / "id_ed25519") + ["ipvsadm -Ln --stats"],
-                               capture_output=True, text=True)
-        print(f"\n== ipvsadm -Ln --stats on the director\n\n{stats.stdout}")
+        deadline = time.monotonic() + STATS_DEADLINE_S
+        while True:
+            stats = subprocess.run(vm.ssh_base(port, state / "id_ed25519") + ["ipvsadm -Ln --stats"],
+                                   capture_output=True, text=True)
+            counted = service_conns(stats.stdout, VIP) or 0
+            if counted >= len(answered) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        print(f"\n== ipvsadm -Ln --stats on the director (Conns counts the {counted} of {len(answered)} "
+              f"connections the kernel has folded in; it sums per-CPU counters about every 2 s)\n\n{stats.stdout}")
         return 0 if len(set(answered)) > 1 and all(a.startswith("rs") for a in answered) else 1
     finally:
         if args.keep:
