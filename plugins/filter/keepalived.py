@@ -8,17 +8,8 @@ field (and the accepted values) before anything is rendered, and so that unit te
 
 from __future__ import annotations
 
-DOCUMENTATION = r'''
-name: keepalived
-short_description: Render keepalived.conf for an LVS director from lvs.cluster services
-version_added: 0.2.0
-description:
-  - C(lvs_keepalived_conf) renders VRRP instances (one per VIP group), the connection sync daemon and a
-    virtual_server block per service, with health checks, from the director role's services.
-  - The output passes C(keepalived --config-test) without warnings (keepalived 2.2.7 exits non-zero on a
-    warning too), so the role can treat any non-zero exit as a broken file.
-author: LVS cluster maintainers (@lvs-cluster)
-'''
+# The filter is documented in its own file next to this one, lvs_keepalived_conf.yml. ansible-doc reads it
+# only while this file has no DOCUMENTATION of its own, so it must not get one.
 
 import ipaddress
 import re

@@ -8,20 +8,9 @@ VIPs it holds, and render the table in ipvsadm's save format for the boot-time r
 
 from __future__ import annotations
 
-DOCUMENTATION = r'''
-name: lvs
-short_description: Expand and render lvs.cluster service definitions
-version_added: 0.1.0
-description:
-  - C(lvs_table) expands the director role's services into the O(lvs.cluster.ipvs_table#module:services) form.
-  - C(lvs_vips_for) lists the VIPs (and forwarding methods) a real server must hold.
-  - C(lvs_ipvsadm_rules) renders expanded services (and optional global timeouts) as C(ipvsadm -R) input,
-    in the form C(ipvsadm -S -n) prints, so a restore can be checked line for line.
-  - C(lvs_service_names) lists expanded services' keys as M(lvs.cluster.ipvs_info) names them.
-  - C(lvs_preflight) lists topology problems (DR without a shared LAN, NAT gateway not a director, TUN
-    without ipip) from gathered network facts.
-author: LVS cluster maintainers (@lvs-cluster)
-'''
+# Each filter is documented in its own file next to this one: lvs_table.yml, lvs_vips_for.yml,
+# lvs_ipvsadm_rules.yml, lvs_service_names.yml and lvs_preflight.yml. ansible-doc reads those only while
+# this file has no DOCUMENTATION of its own, so it must not get one.
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.lvs.cluster.plugins.module_utils import _model
