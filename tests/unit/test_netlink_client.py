@@ -10,7 +10,7 @@ import errno
 
 import pytest
 
-import ipvs_replies as kr
+from ansible_collections.lvs.cluster.tests.unit import ipvs_replies as kr  # importable under ansible-test too
 from ansible_collections.lvs.cluster.plugins.module_utils import _netlink as nl
 from ansible_collections.lvs.cluster.plugins.module_utils._diff import Op, diff_table
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import KernelError

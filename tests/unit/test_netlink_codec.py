@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-import ipvs_replies as kr
+from ansible_collections.lvs.cluster.tests.unit import ipvs_replies as kr  # importable under ansible-test too
 from ansible_collections.lvs.cluster.plugins.module_utils import _netlink as nl
 from ansible_collections.lvs.cluster.plugins.module_utils._diff import Op
 from ansible_collections.lvs.cluster.plugins.module_utils._model import (
