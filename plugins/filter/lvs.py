@@ -208,7 +208,7 @@ def _vs_arg(key):
 
 
 def _networks(facts):
-    """Every IPv4 interface network of a host, from its gathered network facts."""
+    """Every interface network of a host, IPv4 and IPv6, from its gathered network facts."""
     import ipaddress
     nets = []
     for name in facts.get('interfaces', []):
@@ -216,6 +216,13 @@ def _networks(facts):
         for v4 in [iface.get('ipv4')] + list(iface.get('ipv4_secondaries', []) or []):
             if v4 and v4.get('address') and v4.get('netmask'):
                 nets.append(ipaddress.ip_interface('%s/%s' % (v4['address'], v4['netmask'])))
+        # IPv6 facts are a list of {address, prefix, scope}; a link-local address may carry its zone
+        for v6 in iface.get('ipv6', []) or []:
+            if isinstance(v6, dict) and v6.get('address') and v6.get('prefix'):
+                try:
+                    nets.append(ipaddress.ip_interface('%s/%s' % (str(v6['address']).split('%', maxsplit=1)[0], v6['prefix'])))
+                except ValueError:
+                    continue  # a fact this filter cannot read is no network, as for a host without facts
     return nets
 
 

@@ -145,6 +145,16 @@ def test_preflight_tun_real_server_without_ipip():
     assert lvs_preflight(expanded("tun"), hv, ["lb"], ["rs1", "rs2"]) == ["rs2 (TUN): its kernel has no ipip module"]
 
 
+def test_preflight_dr_over_ipv6_shares_the_directors_v6_lan():
+    hv = hostvars(rs1={"lvs_address": "2001:db8:100::11"}, rs2={"lvs_address": "2001:db8:200::12"})
+    hv["lb"]["ansible_facts"]["eth1"]["ipv6"] = [
+        {"address": "2001:db8:100::10", "prefix": "64", "scope": "global"},
+        {"address": "fe80::5054:ff:fe00:1%eth1", "prefix": "64", "scope": "link"}]
+    table = lvs_table([{"address": "2001:db8:100::100", "port": 80, "forwarding": "dr"}], hv, GROUPS)
+    assert lvs_preflight(table, hv, ["lb"], ["rs1", "rs2"]) == [
+        "rs2 (DR) shares no LAN with director lb: direct routing only works on one layer-2 segment"]
+
+
 def test_preflight_service_without_vip():
     problems = lvs_preflight([{"port": 80, "destinations": []}], hostvars(), ["lb"], ["rs1", "rs2"])
     assert problems == ["services[0]: no VIP (address) and no fwmark"]
