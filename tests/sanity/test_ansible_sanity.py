@@ -8,7 +8,6 @@ needs no network beyond the package index that pip itself is configured with.
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 import shutil
 import subprocess
@@ -57,16 +56,10 @@ def _build_ignore() -> list:
 
 
 def _ignored(name: str, patterns: list) -> bool:
-    parts = name.split("/")
-    for pattern in patterns:
-        if fnmatch.fnmatch(name, pattern) or name.startswith(pattern.rstrip("/") + "/"):
-            return True
-        # name patterns (*.qcow2, __pycache__, .hypothesis) anywhere; a plain path (requirements.txt,
-        # lab) only from the root, as ansible-galaxy reads it: tests/unit/requirements.txt is shipped
-        if (any(c in pattern for c in "*?[") or pattern.startswith(("_", "."))) and \
-                any(fnmatch.fnmatch(part, pattern) for part in parts):
-            return True
-    return False
+    """ansible-galaxy's rule: a pattern matches the path from the collection root, or a folder above it
+    (so `requirements.txt` is only the root one; `*.qcow2` matches anywhere, `*` crossing folders)."""
+    return any(fnmatch.fnmatch(name, pattern) or name.startswith(pattern.rstrip("/") + "/")
+               for pattern in patterns)
 
 
 def _copy_collection(dest_root: Path) -> Path:
@@ -85,21 +78,20 @@ def _copy_collection(dest_root: Path) -> Path:
     return target
 
 
-def _env() -> dict:
-    env = dict(os.environ)
-    env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
-    env.pop("ANSIBLE_COLLECTIONS_PATH", None)
-    return env
+def _copy_under_git(dest_root: Path) -> Path:
+    """The copy, as a git work tree: ansible-test lists the files it checks with git."""
+    collection = _copy_collection(dest_root)
+    subprocess.run(["git", "init", "-q"], cwd=collection, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=collection, check=True)
+    return collection
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is needed to list the collection's files")
-def test_ansible_test_sanity(tmp_path):
+def test_ansible_test_sanity(tmp_path, own_copy_env):
     _install_get_pip_standin()
-    collection = _copy_collection(tmp_path)
-    subprocess.run(["git", "init", "-q"], cwd=collection, check=True)  # ansible-test lists files with git
-    subprocess.run(["git", "add", "-A"], cwd=collection, check=True)
+    collection = _copy_under_git(tmp_path)
     proc = subprocess.run([str(BIN / "ansible-test"), "sanity", "--python", "3.11", "--color", "no"],
-                          cwd=collection, env=_env(), capture_output=True, text=True, timeout=3600, check=False)
+                          cwd=collection, env=own_copy_env, capture_output=True, text=True, timeout=3600, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, "ansible-test sanity failed:\n" + "\n".join(output.splitlines()[-120:])
     # ansible-test exits 0 when it skips a test it cannot run (e.g. "missing virtual environment support")
@@ -112,14 +104,12 @@ def test_ansible_test_sanity(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is needed to list the collection's files")
-def test_ansible_test_units(tmp_path):
+def test_ansible_test_units(tmp_path, own_copy_env):
     """The collection's unit tests under the standard tool, as a user of the tarball would run them
     (ansible-test installs tests/unit/requirements.txt into its venv)."""
-    collection = _copy_collection(tmp_path)
-    subprocess.run(["git", "init", "-q"], cwd=collection, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=collection, check=True)
+    collection = _copy_under_git(tmp_path)
     proc = subprocess.run([str(BIN / "ansible-test"), "units", "--venv", "--python", "3.11", "--requirements",
-                           "--color", "no"], cwd=collection, env=_env(), capture_output=True, text=True,
+                           "--color", "no"], cwd=collection, env=own_copy_env, capture_output=True, text=True,
                           timeout=3600, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, "ansible-test units failed:\n" + "\n".join(output.splitlines()[-120:])
@@ -128,9 +118,7 @@ def test_ansible_test_units(tmp_path):
 
 
 @pytest.mark.parametrize("module", MODULES)
-def test_ansible_doc_renders(module):
-    env = _env()
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / ".build" / "collections")
+def test_ansible_doc_renders(module, env):
     proc = subprocess.run([str(BIN / "ansible-doc"), "lvs.cluster.%s" % module], env=env, capture_output=True,
                           text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr

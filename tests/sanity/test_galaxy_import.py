@@ -2,7 +2,6 @@
 role has a README, and ansible-lint (run by the importer, with Galaxy's rules) reports nothing."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def test_galaxy_importer_accepts_the_tarball(tmp_path):
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", ANSIBLE_NOCOLOR="1")
+def test_galaxy_importer_accepts_the_tarball(tmp_path, env):
     build = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path),
                             str(REPO)], capture_output=True, text=True, env=env, check=False)
     assert build.returncode == 0, build.stdout + build.stderr

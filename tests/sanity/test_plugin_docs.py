@@ -2,7 +2,6 @@
 plugin's docs parse, markup is valid, and references to other plugins and options resolve."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def test_antsibull_docs_lint_is_clean():
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-               ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"))
+def test_antsibull_docs_lint_is_clean(env):
     run = subprocess.run([str(BIN / "antsibull-docs"), "lint-collection-docs", "--plugin-docs",
                           "--validate-collection-refs", "all", "--disallow-unknown-collection-refs", str(REPO)],
                          capture_output=True, text=True, env=env, timeout=900, check=False)
