@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ exit 134
 HANGS = """#!/bin/sh
 for a in "$@"; do case "$a" in file:*) : > "${a#file:}";; esac; done
 echo $$ > "$FAKE_QEMU_PIDFILE"
-exec sleep 30
+exec sleep 300
 """
 VERSION = 'if [ "$1" = --version ]; then echo "QEMU emulator version 0.0-test"; exit 0; fi\n'
 
@@ -64,8 +65,11 @@ def test_an_aborting_qemu_falls_back_to_tcg_at_once(machine, tmp_path):
 def test_a_silent_guest_falls_back_after_the_deadline_and_is_killed(machine, tmp_path, monkeypatch):
     pidfile = tmp_path / "qemu.pid"
     monkeypatch.setenv("FAKE_QEMU_PIDFILE", str(pidfile))
+    started = time.monotonic()
     verdict, why = accel.probe(machine, fake_qemu(tmp_path, HANGS), seconds=1)
     assert verdict == "tcg" and "printed nothing" in why
+    # killed at the deadline, not waited for: the fake would hang for 300 s
+    assert time.monotonic() - started < 60, "the probe waited for a hanging QEMU instead of killing it"
     assert not Path(f"/proc/{pidfile.read_text().strip()}").exists(), "the hanging probe outlived it"
 
 
