@@ -47,16 +47,12 @@ _COMMENT_OR_QUOTE = set('#!"\\{}')
 
 def lvs_keepalived_conf(services, hostvars, groups, host, realserver_group='realservers',
                         address_var='lvs_address', instances=None, priority=100, auth_pass='',
-                        healthcheck=None, sync_daemon=None, facts=None):
+                        healthcheck=None, facts=None):
     """keepalived.conf text for `host`. `facts` (the host's ansible_facts) give each VRRP instance its
     interface when the instance does not name one: the interface whose IPv4 network holds the VIP."""
     services = services or []
     table = lvs_table(services, hostvars, groups, realserver_group, address_var)
-    vips = []
-    for service in table:
-        if service.get('address') and str(service['address']) not in vips:
-            vips.append(str(service['address']))
-    groups_ = _instances(instances, vips, priority, facts or {})
+    groups_ = _instances(instances, _vips(table), priority, facts or {})
     if not _WORD.match(str(host)):
         _fail('inventory_hostname: %r cannot be keepalived\'s router_id (accepted: 1 to 64 letters, digits, '
               '"_", "." and "-")' % (host,))
@@ -64,13 +60,28 @@ def lvs_keepalived_conf(services, hostvars, groups, host, realserver_group='real
            # MISC_CHECK scripts run as root only when the script security is on; without it, and without
            # script_user, --config-test warns and exits non-zero.
            '  enable_script_security', '  script_user root']
-    out += _sync_daemon(sync_daemon, groups_)
     out.append('}')
     for inst in groups_:
         out += _vrrp_instance(inst, auth_pass)
     for index, (raw, service) in enumerate(zip(services, table)):
         out += _virtual_server(index, raw, service, healthcheck or {})
     return '\n'.join(out) + '\n'
+
+
+def lvs_keepalived_sync_daemons(services, hostvars, groups, realserver_group='realservers',
+                                address_var='lvs_address', instances=None, sync_daemon=None, facts=None):
+    """The IPVS sync daemons a keepalived director runs beside keepalived: a master and a backup daemon,
+    both always, or none. [] when the daemon is disabled or no instance holds a VIP."""
+    table = lvs_table(services or [], hostvars, groups, realserver_group, address_var)
+    return _sync_daemons(sync_daemon, _instances(instances, _vips(table), 100, facts or {}))
+
+
+def _vips(table):
+    vips = []
+    for service in table:
+        if service.get('address') and str(service['address']) not in vips:
+            vips.append(str(service['address']))
+    return vips
 
 
 def _fail(msg):
@@ -195,7 +206,7 @@ def _interface_for(vip, facts, name):
           'network of %s (gather network facts, or set interface on the instance)' % (name, vip))
 
 
-def _sync_daemon(sync, instances):
+def _sync_daemons(sync, instances):
     if not isinstance(sync or {}, dict):
         _fail('director_sync_daemon: must be a dict (%s)' % ', '.join(SYNC_KEYS))
     sync = dict(sync or {})
@@ -209,8 +220,12 @@ def _sync_daemon(sync, instances):
               % (instance, ', '.join(i['name'] for i in instances)))
     interface = _ifname(sync.get('interface') or match[0]['interface'], 'director_sync_daemon.interface')
     sync_id = _int(sync.get('id', 0), 'director_sync_daemon.id', 0, _model.SYNC_ID_MAX)
-    # the sync daemon follows the instance: master on the VRRP master, backup on the others
-    return ['  lvs_sync_daemon %s %s id %d' % (interface, instance, sync_id)]
+    # Both daemons on every director, whatever its VRRP state: the master daemon sends the connections
+    # this director forwards, the backup daemon takes in its peer's. keepalived's lvs_sync_daemon, which
+    # switches them at each VRRP transition, hangs keepalived 2.2.7's VRRP process in an IPVS call when a
+    # director leaves MASTER just after entering it (both directors starting together): it then keeps
+    # the VIP and sends no advert, a split brain that lasts until keepalived restarts.
+    return [{'role': role, 'interface': interface, 'sync_id': sync_id} for role in ('master', 'backup')]
 
 
 def _vrrp_instance(inst, auth_pass):
@@ -339,4 +354,5 @@ def _virtual_server(index, raw, service, check_defaults):
 
 class FilterModule(object):
     def filters(self):
-        return {'lvs_keepalived_conf': lvs_keepalived_conf}
+        return {'lvs_keepalived_conf': lvs_keepalived_conf,
+                'lvs_keepalived_sync_daemons': lvs_keepalived_sync_daemons}

@@ -4,7 +4,7 @@ input fails naming its field. The scenarios and the integration target run the o
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lvs.cluster.plugins.filter.keepalived import lvs_keepalived_conf
+from ansible_collections.lvs.cluster.plugins.filter.keepalived import lvs_keepalived_conf, lvs_keepalived_sync_daemons
 from ansible_collections.lvs.cluster.plugins.filter.lvs import lvs_table
 
 GROUPS = {"directors": ["lb1", "lb2"], "realservers": ["rs1", "rs2"]}
@@ -20,6 +20,11 @@ WEB = {"address": "198.51.100.100", "port": 80, "forwarding": "dr", "scheduler":
 def render(services, **kw):
     kw.setdefault("facts", FACTS)
     return lvs_keepalived_conf(services, HOSTVARS, GROUPS, "lb1", **kw)
+
+
+def daemons(services, **kw):
+    kw.setdefault("facts", FACTS)
+    return lvs_keepalived_sync_daemons(services, HOSTVARS, GROUPS, **kw)
 
 
 def block(text, header):
@@ -86,17 +91,41 @@ def test_fwmark_service_has_no_protocol_line():
     assert "lvs_method NAT" in vs and not any(line.startswith("protocol") for line in vs)
 
 
-def test_auth_priority_preempt_and_sync_daemon():
+def test_auth_priority_preempt():
     text = render([WEB], priority=150, auth_pass="s3cret",
-                  instances=[{"name": "VI_WEB", "virtual_router_id": 60, "preempt": False}],
-                  sync_daemon={"id": 9})
+                  instances=[{"name": "VI_WEB", "virtual_router_id": 60, "preempt": False}])
     inst = block(text, "vrrp_instance VI_WEB {")
     assert "priority 150" in inst and "nopreempt" in inst and "auth_pass s3cret" in inst
-    assert "lvs_sync_daemon eth1 VI_WEB id 9" in block(text, "global_defs {")
-    assert "lvs_sync_daemon" not in render([WEB], sync_daemon={"enabled": False})
     delay = block(render([WEB], instances=[{"name": "V", "virtual_router_id": 5, "preempt_delay": 30}]),
                   "vrrp_instance V {")
     assert "preempt_delay 30" in delay
+
+
+def test_sync_daemons_run_beside_keepalived_master_and_backup_on_every_director():
+    """keepalived must not switch the daemons (its lvs_sync_daemon can hang its VRRP process)."""
+    assert "lvs_sync_daemon" not in render([WEB])
+    instances = [{"name": "VI_WEB", "virtual_router_id": 60}]
+    assert daemons([WEB], instances=instances, sync_daemon={"id": 9}) == [
+        {"role": "master", "interface": "eth1", "sync_id": 9}, {"role": "backup", "interface": "eth1", "sync_id": 9}]
+    assert daemons([WEB], sync_daemon={"interface": "eth0"})[0]["interface"] == "eth0"
+    assert daemons([WEB], sync_daemon={"enabled": False}) == []
+    assert daemons([WEB], sync_daemon={"enabled": "no"}) == []
+    assert daemons([], sync_daemon={}) == [], "no instance holds a VIP: nothing to sync"
+
+
+@pytest.mark.parametrize("sync, message", [
+    ({"instance": "NOPE"}, "director_sync_daemon.instance: NOPE is not an instance; instances: VI_LVS"),
+    ({"interface": "eth1 id 9"}, "director_sync_daemon.interface: invalid interface name"),
+    ({"interface": "../eth1"}, "director_sync_daemon.interface: invalid interface name"),
+    ({"enabled": "perhaps"}, "director_sync_daemon.enabled: must be a boolean"),
+    ({"id": 256}, "director_sync_daemon.id: must be an integer from 0 to 255"),
+    ({"group": "224.0.0.81"}, "director_sync_daemon: unknown key(s) group; accepted: enabled, interface, instance, id"),
+    ("yes", "director_sync_daemon: must be a dict"),
+])
+def test_bad_sync_daemon_settings_fail_naming_the_field(sync, message):
+    with pytest.raises(AnsibleFilterError) as err:
+        daemons([WEB], sync_daemon=sync)
+    assert message in str(err.value), str(err.value)
 
 
 def test_vips_split_across_instances():
@@ -117,7 +146,6 @@ def test_vips_split_across_instances():
      "is the address of no service"),
     ({"instances": [{"name": "A", "virtual_router_id": 1, "weird": 1}]}, [WEB], "unknown key(s) weird; accepted"),
     ({"facts": {"interfaces": []}}, [WEB], "set interface on the instance"),
-    ({"sync_daemon": {"instance": "NOPE"}}, [WEB], "director_sync_daemon.instance: NOPE is not an instance"),
     ({}, [dict(WEB, healthcheck={"type": "icmp"})], "services[0].healthcheck.type: must be one of tcp, http, misc, none"),
     ({}, [dict(WEB, healthcheck={"type": "misc"})], "misc_path: required"),
     ({}, [dict(WEB, healthcheck={"type": "tcp", "path": "/"})], "unknown key(s) path"),
@@ -153,9 +181,6 @@ INJECTED = "\n}\nvirtual_server 203.0.113.66 80 {\n  real_server 203.0.113.66 80
     ({"instances": [{"name": "A\nB", "virtual_router_id": 1}]}, [WEB], "director_vrrp_instances[0].name"),
     ({"instances": [{"name": "A", "virtual_router_id": 1, "vips": "198.51.100.100"}]}, [WEB], "[0].vips: must be a list"),
     ({"instances": [{"name": "A", "virtual_router_id": 1, "preempt": "maybe"}]}, [WEB], "[0].preempt: must be a boolean"),
-    ({"sync_daemon": {"interface": "eth1 id 9"}}, [WEB], "director_sync_daemon.interface: invalid interface name"),
-    ({"sync_daemon": {"enabled": "perhaps"}}, [WEB], "director_sync_daemon.enabled: must be a boolean"),
-    ({"sync_daemon": "yes"}, [WEB], "director_sync_daemon: must be a dict"),
     ({"auth_pass": "ab#cd"}, [WEB], "director_vrrp_auth_pass"),
     ({"auth_pass": "ab\ncd"}, [WEB], "director_vrrp_auth_pass"),
     ({}, [dict(WEB, inhibit_on_failure="sometimes")], "services[0].inhibit_on_failure: must be a boolean"),
@@ -184,11 +209,9 @@ def test_router_id_is_one_word():
 def test_booleans_follow_ansible_rules():
     """The strings "false" and "no" were read as true."""
     text = render([dict(WEB, inhibit_on_failure="no")],
-                  instances=[{"name": "VI", "virtual_router_id": 9, "preempt": "false"}],
-                  sync_daemon={"enabled": "no"})
-    assert "inhibit_on_failure" not in text and "nopreempt" in text and "lvs_sync_daemon" not in text
-    text = render([dict(WEB, inhibit_on_failure="yes")], sync_daemon={"enabled": "true"})
-    assert "inhibit_on_failure" in text and "lvs_sync_daemon eth1 VI_LVS id 0" in text
+                  instances=[{"name": "VI", "virtual_router_id": 9, "preempt": "false"}])
+    assert "inhibit_on_failure" not in text and "nopreempt" in text
+    assert "inhibit_on_failure" in render([dict(WEB, inhibit_on_failure="yes")])
 
 
 def test_addresses_are_written_in_their_normal_form():

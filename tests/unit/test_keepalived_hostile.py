@@ -1,15 +1,17 @@
 """Property test (Hypothesis) of the keepalived renderer: whatever string a user puts in a free-form
 field, rendering either fails with the validation error (AnsibleFilterError) or produces exactly the
 text a harmless marker value produces, with the value (addresses: in their normal form) in the marker's
-place: no extra line, no directive the input did not ask for, no comment that cuts one short."""
+place: no extra line, no directive the input did not ask for, no comment that cuts one short. The sync
+daemon's interface goes into a systemd unit's command line instead: it is refused or is one plain word."""
 import ipaddress
+import re
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lvs.cluster.plugins.filter.keepalived import lvs_keepalived_conf
+from ansible_collections.lvs.cluster.plugins.filter.keepalived import lvs_keepalived_conf, lvs_keepalived_sync_daemons
 
 GROUPS = {"directors": ["lb1"], "realservers": ["rs1", "rs2"]}
 HOSTVARS = {"lb1": {"lvs_address": "198.51.100.10"}, "rs1": {"lvs_address": "198.51.100.11"},
@@ -24,8 +26,7 @@ def render(field, value):
                 {"address": "198.51.100.100", "port": 81, "forwarding": "dr", "scheduler": "rr",
                  "healthcheck": {"type": "misc", "misc_path": "/bin/true"},
                  "sorry_server": {"address": "198.51.100.30"}}]
-    kw = {"facts": FACTS, "instances": [{"name": "VI", "virtual_router_id": 9}], "sync_daemon": {},
-          "auth_pass": "secret"}
+    kw = {"facts": FACTS, "instances": [{"name": "VI", "virtual_router_id": 9}], "auth_pass": "secret"}
     host = "lb1"
     if field == "path":
         services[0]["healthcheck"]["path"] = value
@@ -37,8 +38,6 @@ def render(field, value):
         services[0]["address"] = value
     elif field == "interface":
         kw["instances"][0]["interface"] = value
-    elif field == "sync_interface":
-        kw["sync_daemon"] = {"interface": value}
     elif field == "auth_pass":
         kw["auth_pass"] = value
     elif field == "instance":
@@ -50,7 +49,7 @@ def render(field, value):
 
 # A marker per field: valid, and found nowhere else in the rendered text.
 MARKER = {"path": "/zqmark", "misc_path": "/bin/zqmark", "sorry": "198.51.100.31", "vip": "198.51.100.101",
-          "interface": "zqif0", "sync_interface": "zqif1", "auth_pass": "zqpass", "instance": "ZQINST",
+          "interface": "zqif0", "auth_pass": "zqpass", "instance": "ZQINST",
           "host": "zqhost"}
 ADDRESS_FIELDS = ("sorry", "vip")
 HOSTILE = st.one_of(
@@ -69,8 +68,8 @@ def written_as(field, value):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=HOSTILE)
 def test_a_hostile_value_is_refused_or_stays_one_word_in_its_line(field, value):
-    if field in ("auth_pass", "sync_interface") and value == "":
-        return  # documented: empty means no authentication / the instance's interface
+    if field == "auth_pass" and value == "":
+        return  # documented: empty means no authentication
     try:
         text = render(field, value)
     except AnsibleFilterError:
@@ -80,3 +79,24 @@ def test_a_hostile_value_is_refused_or_stays_one_word_in_its_line(field, value):
     assert text == marked.replace(MARKER[field], written_as(field, value)), (field, value)
     for line in text.splitlines():
         assert not set(line) & {"\r", "\x00", "\x7f", "#", "!"}, (field, value, line)
+
+
+# What systemd's command line and ipvsadm take as one plain argument: no whitespace, no quote, no "%"
+# specifier, no "$" variable, no ";" or "\\" that the unit parser reads.
+UNIT_WORD = re.compile(r"^[A-Za-z0-9_.@+-]{1,15}$")
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=HOSTILE)
+def test_a_hostile_sync_interface_is_refused_or_one_plain_word(value):
+    services = [{"address": "198.51.100.100", "port": 80, "forwarding": "dr"}]
+    try:
+        daemons = lvs_keepalived_sync_daemons(services, HOSTVARS, GROUPS, facts=FACTS,
+                                              sync_daemon={"interface": value})
+    except AnsibleFilterError:
+        return
+    if value == "":
+        assert [d["interface"] for d in daemons] == ["eth1", "eth1"]  # documented: the instance's interface
+        return
+    assert [d["interface"] for d in daemons] == [value, value]
+    assert UNIT_WORD.match(value) and value not in (".", ".."), value
