@@ -344,6 +344,13 @@ def _packed_address(address):
     return ipaddress.ip_address(address).packed
 
 
+def _inet_addr(address):
+    """A service or destination address as the kernel's union nf_inet_addr: 16 bytes, an IPv4 address
+    zero-padded. The kernel also takes 4 bytes for IPv4, but this is what ipvsadm sends (the oracle test
+    compares the two, tests/unit/test_netlink_oracle.py)."""
+    return _packed_address(address).ljust(16, b'\0')
+
+
 def netmask_to_u32(netmask, family):
     """The NETMASK attribute value as a host-order u32."""
     if family == 'ipv6':
@@ -364,7 +371,7 @@ def encode_service_attrs(key, service=None):
         parts.append(_attr(SVC_ATTR_FWMARK, _U32.pack(key.fwmark)))
     else:
         parts.append(_attr(SVC_ATTR_PROTOCOL, _U16.pack(PROTOCOLS[key.protocol])))
-        parts.append(_attr(SVC_ATTR_ADDR, _packed_address(key.address)))
+        parts.append(_attr(SVC_ATTR_ADDR, _inet_addr(key.address)))
         parts.append(_attr(SVC_ATTR_PORT, _BE16.pack(key.port)))
     if service is not None:
         parts.append(_attr(SVC_ATTR_SCHED_NAME, service.scheduler.encode('ascii') + b'\0'))
@@ -381,7 +388,7 @@ def encode_service_attrs(key, service=None):
 def encode_dest_attrs(dest, full=True):
     """The nested DEST attribute; ``full`` adds the settings (NEW/SET)."""
     parts = [
-        _attr(DEST_ATTR_ADDR, _packed_address(dest.address)),
+        _attr(DEST_ATTR_ADDR, _inet_addr(dest.address)),
         _attr(DEST_ATTR_PORT, _BE16.pack(dest.port)),
         _attr(DEST_ATTR_ADDR_FAMILY, _U16.pack(FAMILIES[dest.family])),
     ]

@@ -95,7 +95,7 @@ def test_dest_tun_gue_port_is_big_endian_and_flags_host_order():
             ['IPVS_SVC_ATTR_ADDR', socket.inet_pton(socket.AF_INET6, '2001:db8::10')],
             ['IPVS_SVC_ATTR_PORT', 443]]}],
         ['IPVS_CMD_ATTR_DEST', {'attrs': [
-            ['IPVS_DEST_ATTR_ADDR', socket.inet_aton('198.51.100.7')],
+            ['IPVS_DEST_ATTR_ADDR', kr.kernel_addr('198.51.100.7')],  # 16 bytes, as ipvsadm sends it
             ['IPVS_DEST_ATTR_PORT', 443],
             ['IPVS_DEST_ATTR_ADDR_FAMILY', socket.AF_INET],
             ['IPVS_DEST_ATTR_FWD_METHOD', 2],
