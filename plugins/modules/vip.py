@@ -58,7 +58,10 @@ EXAMPLES = r'''
 
 RETURN = r'''
 device:
-  description: The interface that holds (or held) the VIP.
+  description:
+    - The interface that holds (or held) the VIP.
+    - With O(state=absent) and no O(device), the first interface it was removed from, or V(null) when no
+      interface held it.
   returned: success
   type: str
   sample: eth1
@@ -106,6 +109,8 @@ def run(module, links=None):
     address, prefix = str(ip), 32 if ip.version == 4 else 128
     links = links or Links(open_iproute())
     held = [(links.names([index])[0], plen) for index, plen in links.holders(address)]
+    if params['state'] == 'absent' and params['device'] is None:
+        return _give_up_everywhere(module, links, address, prefix, held)
     device = params['device'] or (held[0][0] if held else links.route_interface(address))
     if device is None or links.index(device) is None:
         raise HostNetError('device: %s' % ('no interface named %r' % device if device
@@ -124,6 +129,20 @@ def run(module, links=None):
             links.add_address(index, address, prefix)
         else:
             links.del_address(index, address, prefix)
+    return result
+
+
+def _give_up_everywhere(module, links, address, prefix, held):
+    """state=absent without a device: the VIP goes from every interface that holds it, and a VIP held
+    nowhere is already absent, whether or not any route leads to it (a routed VIP removed twice)."""
+    result = {'changed': bool(held), 'device': held[0][0] if held else None, 'prefix': prefix}
+    if module._diff:
+        devices = sorted(name for name, _plen in held)
+        result['diff'] = {'before': {'address': address, 'devices': devices, 'present': bool(held)},
+                          'after': {'address': address, 'devices': [], 'present': False}}
+    if held and not module.check_mode:
+        for name, plen in held:
+            links.del_address(links.index(name), address, plen)
     return result
 
 

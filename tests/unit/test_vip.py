@@ -64,3 +64,41 @@ def test_a_routed_vip_on_a_named_device():
     result = run(links, address='203.0.113.10', device='lo')
     assert result['changed'] and links.added == [(1, '203.0.113.10', 32)]
     assert result['diff']['after'] == {'address': '203.0.113.10', 'device': 'lo', 'present': True}
+
+
+class Holding(Links):
+    """A host where the VIP sits on lo and on eth1 (left there by hand, or by an older run)."""
+
+    def __init__(self, held):
+        super().__init__()
+        self.held, self.removed = list(held), []
+
+    def holders(self, address):
+        return list(self.held)
+
+    def del_address(self, index, address, prefix):
+        self.removed.append((index, address, prefix))
+
+
+def test_absent_without_a_device_removes_the_vip_from_every_interface():
+    links = Holding([(1, 32), (2, 32)])
+    result = run(links, address='203.0.113.10', state='absent')
+    assert result['changed'] and sorted(links.removed) == [(1, '203.0.113.10', 32), (2, '203.0.113.10', 32)]
+    assert result['diff']['before']['devices'] == ['eth1', 'lo'] and result['diff']['after']['present'] is False
+
+
+def test_absent_of_a_vip_held_nowhere_and_routed_nowhere_is_no_change():
+    """A routed VIP removed a second time: there is nothing to remove, and no route is needed to say so."""
+    links = Holding([])
+    result = run(links, address='203.0.113.10', state='absent')
+    assert result == {'changed': False, 'device': None, 'prefix': 32,
+                      'diff': {'before': {'address': '203.0.113.10', 'devices': [], 'present': False},
+                               'after': {'address': '203.0.113.10', 'devices': [], 'present': False}}}
+    assert links.removed == []
+
+
+def test_absent_in_check_mode_removes_nothing():
+    links = Holding([(2, 32)])
+    values = {'address': '198.51.100.100', 'device': None, 'state': 'absent'}
+    result = vip.run(SimpleNamespace(params=values, check_mode=True, _diff=False), links=links)
+    assert result['changed'] and links.removed == []
