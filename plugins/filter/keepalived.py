@@ -30,7 +30,9 @@ CHECK_KEYS = {
 }
 INSTANCE_KEYS = ('name', 'virtual_router_id', 'vips', 'interface', 'priority', 'advert_int', 'preempt',
                  'preempt_delay')
-SYNC_KEYS = ('enabled', 'interface', 'instance', 'id')
+SYNC_KEYS = ('enabled', 'interface', 'instance', 'id', 'refresh_period')
+REFRESH_DEFAULT = 10  # seconds between re-sends of an active connection's state
+REFRESH_MAX = 3600
 METHOD = {'nat': 'NAT', 'dr': 'DR', 'tun': 'TUN'}
 AUTH_PASS_MAX = 8  # VRRPv2 simple password: keepalived silently truncates longer ones
 
@@ -47,12 +49,19 @@ _COMMENT_OR_QUOTE = set('#!"\\{}')
 
 def lvs_keepalived_conf(services, hostvars, groups, host, realserver_group='realservers',
                         address_var='lvs_address', instances=None, priority=100, auth_pass='',
-                        healthcheck=None, facts=None):
+                        healthcheck=None, sync_daemon=None, facts=None):
     """keepalived.conf text for `host`. `facts` (the host's ansible_facts) give each VRRP instance its
     interface when the instance does not name one: the interface whose IPv4 network holds the VIP."""
     services = services or []
     table = lvs_table(services, hostvars, groups, realserver_group, address_var)
     groups_ = _instances(instances, _vips(table), priority, facts or {})
+    sync = _sync_settings(sync_daemon, groups_)
+    for inst in groups_:
+        if inst['preempt_delay'] is None:
+            # A returning master waits until its peer has re-sent every active connection to it (one
+            # refresh period after its backup daemon started, which follows keepalived's start), or the
+            # connections opened meanwhile would be reset when it takes the VIP back.
+            inst['preempt_delay'] = 2 * sync['refresh_period'] + 2 if sync and sync['refresh_period'] else 0
     if not _WORD.match(str(host)):
         _fail('inventory_hostname: %r cannot be keepalived\'s router_id (accepted: 1 to 64 letters, digits, '
               '"_", "." and "-")' % (host,))
@@ -68,12 +77,25 @@ def lvs_keepalived_conf(services, hostvars, groups, host, realserver_group='real
     return '\n'.join(out) + '\n'
 
 
-def lvs_keepalived_sync_daemons(services, hostvars, groups, realserver_group='realservers',
-                                address_var='lvs_address', instances=None, sync_daemon=None, facts=None):
-    """The IPVS sync daemons a keepalived director runs beside keepalived: a master and a backup daemon,
-    both always, or none. [] when the daemon is disabled or no instance holds a VIP."""
+def lvs_keepalived_sync(services, hostvars, groups, realserver_group='realservers',
+                        address_var='lvs_address', instances=None, sync_daemon=None, facts=None):
+    """How a keepalived director syncs its connections: {'daemons': [...], 'sysctls': {...}}. The
+    daemons (a master and a backup, both always, or none) run beside keepalived; the sysctls make the
+    master daemon re-send each active connection every refresh period."""
     table = lvs_table(services or [], hostvars, groups, realserver_group, address_var)
-    return _sync_daemons(sync_daemon, _instances(instances, _vips(table), 100, facts or {}))
+    settings = _sync_settings(sync_daemon, _instances(instances, _vips(table), 100, facts or {}))
+    if settings is None:
+        return {'daemons': [], 'sysctls': {}}
+    daemons = [{'role': role, 'interface': settings['interface'], 'sync_id': settings['sync_id']}
+               for role in ('master', 'backup')]
+    sysctls = {}
+    if settings['refresh_period']:
+        # threshold 3, period 0: a connection is sent when it is established and then whenever its
+        # timer has moved by refresh_period, instead of on every 50th packet; a director that comes
+        # back learns every active connection within one period.
+        sysctls = {'net.ipv4.vs.sync_threshold': '3 0',
+                   'net.ipv4.vs.sync_refresh_period': settings['refresh_period']}
+    return {'daemons': daemons, 'sysctls': sysctls}
 
 
 def _vips(table):
@@ -174,7 +196,8 @@ def _instances(instances, vips, priority, facts):
                     'priority': _int(inst.get('priority', priority), where + '.priority', 1, 254),
                     'advert_int': _int(inst.get('advert_int', 1), where + '.advert_int', 1, 255),
                     'preempt': _bool(inst.get('preempt', True), where + '.preempt'),
-                    'preempt_delay': _int(inst.get('preempt_delay', 0), where + '.preempt_delay', 0, 1000)})
+                    'preempt_delay': (None if inst.get('preempt_delay') is None
+                                      else _int(inst['preempt_delay'], where + '.preempt_delay', 0, 1000))})
     # VIPs no instance names go to the first instance that lists no VIPs (the default catch-all)
     rest = [v for v in vips if v not in claimed]
     catch_all = [inst for inst in out if not inst['vips']]
@@ -206,26 +229,28 @@ def _interface_for(vip, facts, name):
           'network of %s (gather network facts, or set interface on the instance)' % (name, vip))
 
 
-def _sync_daemons(sync, instances):
+def _sync_settings(sync, instances):
+    """None when no daemon runs; else the interface, sync ID and refresh period, validated."""
     if not isinstance(sync or {}, dict):
         _fail('director_sync_daemon: must be a dict (%s)' % ', '.join(SYNC_KEYS))
     sync = dict(sync or {})
     _unknown(sync, SYNC_KEYS, 'director_sync_daemon')
     if not _bool(sync.get('enabled', True), 'director_sync_daemon.enabled') or not instances:
-        return []
+        return None
     instance = sync.get('instance') or instances[0]['name']
     match = [i for i in instances if i['name'] == instance]
     if not match:
         _fail('director_sync_daemon.instance: %s is not an instance; instances: %s'
               % (instance, ', '.join(i['name'] for i in instances)))
-    interface = _ifname(sync.get('interface') or match[0]['interface'], 'director_sync_daemon.interface')
-    sync_id = _int(sync.get('id', 0), 'director_sync_daemon.id', 0, _model.SYNC_ID_MAX)
-    # Both daemons on every director, whatever its VRRP state: the master daemon sends the connections
-    # this director forwards, the backup daemon takes in its peer's. keepalived's lvs_sync_daemon, which
-    # switches them at each VRRP transition, hangs keepalived 2.2.7's VRRP process in an IPVS call when a
-    # director leaves MASTER just after entering it (both directors starting together): it then keeps
-    # the VIP and sends no advert, a split brain that lasts until keepalived restarts.
-    return [{'role': role, 'interface': interface, 'sync_id': sync_id} for role in ('master', 'backup')]
+    # Both daemons run on every director, whatever its VRRP state: the master daemon sends the
+    # connections this director forwards, the backup daemon takes in its peer's. keepalived's
+    # lvs_sync_daemon, which switches them at each VRRP transition, hangs keepalived 2.2.7's VRRP process
+    # in an IPVS call when a director leaves MASTER just after entering it (both directors starting
+    # together): it then keeps the VIP and sends no advert, a split brain until keepalived restarts.
+    return {'interface': _ifname(sync.get('interface') or match[0]['interface'], 'director_sync_daemon.interface'),
+            'sync_id': _int(sync.get('id', 0), 'director_sync_daemon.id', 0, _model.SYNC_ID_MAX),
+            'refresh_period': _int(sync.get('refresh_period', REFRESH_DEFAULT),
+                                   'director_sync_daemon.refresh_period', 0, REFRESH_MAX)}
 
 
 def _vrrp_instance(inst, auth_pass):
@@ -327,8 +352,13 @@ def _virtual_server(index, raw, service, check_defaults):
         if not isinstance(sorry, dict) or not sorry.get('address'):
             _fail('%s.sorry_server: a dict with address and port (default: the service port)' % where)
         sorry_port = _int(sorry.get('port', service.get('port')), where + '.sorry_server.port', 1, 65535)
-        out.append('  sorry_server %s %d' % (_address(sorry['address'], where + '.sorry_server.address'),
-                                             sorry_port))
+        sorry_address = _address(sorry['address'], where + '.sorry_server.address')
+        family = 'ipv4' if ipaddress.ip_address(sorry_address).version == 4 else 'ipv6'
+        if family != model.key.family:
+            # keepalived --config-test refuses it ("address family ... don't match")
+            _fail('%s.sorry_server.address: %s is %s, the service is %s; accepted: an address of the '
+                  "service's family" % (where, sorry_address, family, model.key.family))
+        out.append('  sorry_server %s %d' % (sorry_address, sorry_port))
     inhibit = _bool(raw.get('inhibit_on_failure', False), where + '.inhibit_on_failure')
     for dindex, dest in enumerate(dests):
         dwhere = '%s.destinations[%d]' % (where, dindex)
@@ -355,4 +385,4 @@ def _virtual_server(index, raw, service, check_defaults):
 class FilterModule(object):
     def filters(self):
         return {'lvs_keepalived_conf': lvs_keepalived_conf,
-                'lvs_keepalived_sync_daemons': lvs_keepalived_sync_daemons}
+                'lvs_keepalived_sync': lvs_keepalived_sync}

@@ -4,7 +4,7 @@ input fails naming its field. The scenarios and the integration target run the o
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lvs.cluster.plugins.filter.keepalived import lvs_keepalived_conf, lvs_keepalived_sync_daemons
+from ansible_collections.lvs.cluster.plugins.filter.keepalived import lvs_keepalived_conf, lvs_keepalived_sync
 from ansible_collections.lvs.cluster.plugins.filter.lvs import lvs_table
 
 GROUPS = {"directors": ["lb1", "lb2"], "realservers": ["rs1", "rs2"]}
@@ -24,7 +24,7 @@ def render(services, **kw):
 
 def daemons(services, **kw):
     kw.setdefault("facts", FACTS)
-    return lvs_keepalived_sync_daemons(services, HOSTVARS, GROUPS, **kw)
+    return lvs_keepalived_sync(services, HOSTVARS, GROUPS, **kw)["daemons"]
 
 
 def block(text, header):
@@ -113,13 +113,32 @@ def test_sync_daemons_run_beside_keepalived_master_and_backup_on_every_director(
     assert daemons([], sync_daemon={}) == [], "no instance holds a VIP: nothing to sync"
 
 
+def test_active_connections_are_resent_every_refresh_period_and_preemption_waits_for_them():
+    sync = lvs_keepalived_sync([WEB], HOSTVARS, GROUPS, facts=FACTS, sync_daemon={"refresh_period": 4})
+    assert sync["sysctls"] == {"net.ipv4.vs.sync_threshold": "3 0", "net.ipv4.vs.sync_refresh_period": 4}
+    assert "preempt_delay 10" in block(render([WEB], sync_daemon={"refresh_period": 4}), "vrrp_instance VI_LVS {")
+    # defaults: a 10 s refresh, so a 22 s delay; an explicit delay, nopreempt or no sync are kept as given
+    assert "preempt_delay 22" in render([WEB])
+    explicit = [{"name": "VI", "virtual_router_id": 9, "preempt_delay": 0}]
+    assert "preempt_delay" not in render([WEB], instances=explicit)
+    assert "preempt_delay" not in render([WEB], instances=[{"name": "VI", "virtual_router_id": 9, "preempt": False}])
+    assert "preempt_delay" not in render([WEB], sync_daemon={"enabled": False})
+    off = lvs_keepalived_sync([WEB], HOSTVARS, GROUPS, facts=FACTS, sync_daemon={"refresh_period": 0})
+    assert off["sysctls"] == {} and len(off["daemons"]) == 2
+    assert "preempt_delay" not in render([WEB], sync_daemon={"refresh_period": 0})
+    assert lvs_keepalived_sync([WEB], HOSTVARS, GROUPS, facts=FACTS, sync_daemon={"enabled": False}) == {
+        "daemons": [], "sysctls": {}}
+
+
 @pytest.mark.parametrize("sync, message", [
     ({"instance": "NOPE"}, "director_sync_daemon.instance: NOPE is not an instance; instances: VI_LVS"),
     ({"interface": "eth1 id 9"}, "director_sync_daemon.interface: invalid interface name"),
     ({"interface": "../eth1"}, "director_sync_daemon.interface: invalid interface name"),
     ({"enabled": "perhaps"}, "director_sync_daemon.enabled: must be a boolean"),
     ({"id": 256}, "director_sync_daemon.id: must be an integer from 0 to 255"),
-    ({"group": "224.0.0.81"}, "director_sync_daemon: unknown key(s) group; accepted: enabled, interface, instance, id"),
+    ({"refresh_period": -1}, "director_sync_daemon.refresh_period: must be an integer from 0 to 3600"),
+    ({"refresh_period": "often"}, "director_sync_daemon.refresh_period: must be an integer"),
+    ({"group": "224.0.0.81"}, "director_sync_daemon: unknown key(s) group; accepted: enabled, interface, instance, id, refresh_period"),
     ("yes", "director_sync_daemon: must be a dict"),
 ])
 def test_bad_sync_daemon_settings_fail_naming_the_field(sync, message):
@@ -184,6 +203,8 @@ INJECTED = "\n}\nvirtual_server 203.0.113.66 80 {\n  real_server 203.0.113.66 80
     ({"auth_pass": "ab#cd"}, [WEB], "director_vrrp_auth_pass"),
     ({"auth_pass": "ab\ncd"}, [WEB], "director_vrrp_auth_pass"),
     ({}, [dict(WEB, inhibit_on_failure="sometimes")], "services[0].inhibit_on_failure: must be a boolean"),
+    ({}, [dict(WEB, sorry_server={"address": "2001:db8::30"})],
+     "services[0].sorry_server.address: 2001:db8::30 is ipv6, the service is ipv4"),
     ({}, [dict(WEB, destinations=["198.51.100.11"])], "services[0].destinations[0]: must be a dict"),
     ({}, [dict(WEB, destinations={"host": "rs1"})], "services[0].destinations: must be a list"),
     ({}, [dict(WEB, forwarding="gre", destinations=[])], "services[0].forwarding: 'gre' is not a forwarding method"),
