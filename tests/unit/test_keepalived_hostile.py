@@ -11,7 +11,7 @@ from ansible.errors import AnsibleFilterError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lvs.cluster.plugins.filter.keepalived import lvs_keepalived_conf, lvs_keepalived_sync_daemons
+from ansible_collections.lvs.cluster.plugins.filter.keepalived import lvs_keepalived_conf, lvs_keepalived_sync
 
 GROUPS = {"directors": ["lb1"], "realservers": ["rs1", "rs2"]}
 HOSTVARS = {"lb1": {"lvs_address": "198.51.100.10"}, "rs1": {"lvs_address": "198.51.100.11"},
@@ -91,8 +91,8 @@ UNIT_WORD = re.compile(r"^[A-Za-z0-9_.@+-]{1,15}$")
 def test_a_hostile_sync_interface_is_refused_or_one_plain_word(value):
     services = [{"address": "198.51.100.100", "port": 80, "forwarding": "dr"}]
     try:
-        daemons = lvs_keepalived_sync_daemons(services, HOSTVARS, GROUPS, facts=FACTS,
-                                              sync_daemon={"interface": value})
+        daemons = lvs_keepalived_sync(services, HOSTVARS, GROUPS, facts=FACTS,
+                                      sync_daemon={"interface": value})["daemons"]
     except AnsibleFilterError:
         return
     if value == "":

@@ -6,7 +6,7 @@ where the claim is about established connections, one long-lived keep-alive conn
 prints its figures (failed requests, outage seconds) as a `FIGURES` line; CI's log keeps them.
 
 The tests run in file order and each leaves the cluster as it found it (director1 master, both real
-servers in). By hand, against a lab of your own:
+servers in); after a failed test a fixture puts the cluster back. By hand, against a lab of your own:
     LVS_LAB_NAME=ha-dev pytest -rA -s molecule/ha/tests/test_ha.py
 """
 import json
@@ -29,10 +29,16 @@ VIP = "198.51.100.100"
 CLIENT = "198.51.100.1"
 SERVICES = lvs.CONTRACT_SERVICES
 MASTER, BACKUP = "director1", "director2"
-# The issue's goal for a failover with advert_int 1. A failover is asserted against a looser bound
-# (emulated guests run at half speed on a busy machine); the measured figure is printed either way.
+# The goal for a failover with advert_int 1 (VRRP's master-down interval is 3 adverts and a skew).
+# Each fault is asserted against a bound of its own, printed beside the measured figure: a keepalived
+# stop sends a priority-0 advert and the backup takes over at once (measured 0.6 s); a powered-off
+# master is noticed only after the master-down interval (measured 2.9-3.6 s); a returning master takes
+# the VIP back at once (measured under 0.2 s). A slower election (a longer advert_int, a lost
+# gratuitous ARP) crosses them.
 OUTAGE_GOAL_S = 3.0
-OUTAGE_BOUND_S = 10.0
+BOUND_S = {"keepalived_stop": 3.0, "master_power_off": 6.0, "keepalived_return": 3.0, "master_power_on": 3.0}
+FRESH_RATE = 20  # requests a second of the fresh-connection load across a failover
+RETURN_RATE = 10  # and across the old master's return
 # The lab's checker: delay_loop 1 + connect_timeout 1 + retry 1 x delay_before_retry 1, plus slack.
 DETECTION_BOUND_S = 8.0
 
@@ -40,6 +46,28 @@ DETECTION_BOUND_S = 8.0
 @pytest.fixture(scope="module")
 def lab(request):
     return lvs.Lab(*lvs.lab_name("molecule-ha", request.config))
+
+
+@pytest.fixture(autouse=True)
+def restored_after_a_failure(request, lab):
+    """Each test leaves director1 master and both real servers in. One that fails half-way may not
+    (a director powered off, keepalived or nginx stopped): the cluster is put back, so that the tests
+    after it measure their own fault, not the leftovers of this one."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed == failed_before:
+        return
+    for host in lab.directors + lab.realservers:
+        if ssh(lab, host, "true", timeout=15).returncode != 0:
+            try:
+                lab_ctl.power_on(lab.name, host, wait=True)
+            except RuntimeError:
+                pass  # running but slow to answer: the waits below cover it
+    for host in lab.realservers:
+        ssh(lab, host, "systemctl start nginx")
+    for host in lab.directors:
+        ssh(lab, host, "systemctl start keepalived")
+    lvs.poll(lambda: vip_owner(lab), lambda owners: owners == [MASTER], "the cluster restored after a failure", 240)
 
 
 def ssh(lab, host, command, timeout=30):
@@ -88,7 +116,7 @@ def figures(name, **values):
     print(f"FIGURES {name} " + json.dumps(values, sort_keys=True))
 
 
-def run_load(lab, seconds, rate=20, mode="fresh", timeout=2.0, port=80):
+def run_load(lab, seconds, rate=FRESH_RATE, mode="fresh", timeout=2.0, port=80):
     return load.start(lab.name, VIP, port=port, count=int(seconds * rate), rate=rate, timeout=timeout, mode=mode)
 
 
@@ -179,20 +207,29 @@ def _failover(lab, fault, recover_name):
     fault()
     wait_vip_on(lab, [BACKUP], "VIP on the backup only", 60)
     fresh, keep = load.finish(fresh), load.finish(keep)
+    bound = BOUND_S[recover_name]
     figures(recover_name, failed=fresh["summary"]["failed"], requests=fresh["summary"]["requests"],
-            outage_s=fresh["summary"]["outage_s"], goal_s=OUTAGE_GOAL_S,
+            outage_s=fresh["summary"]["outage_s"], goal_s=OUTAGE_GOAL_S, bound_s=bound,
             keepalive_failed=keep["summary"]["failed"], keepalive_connections=keep["summary"].get("connections_opened"),
             keepalive_max_latency_s=keep["summary"]["latency_max_s"])
-    assert fresh["summary"]["outage_s"] <= OUTAGE_BOUND_S, fresh["summary"]
+    _assert_outage(fresh["summary"], bound, FRESH_RATE)
     # the established connection survived: every request answered, on the one connection
     assert keep["summary"]["failed"] == 0 and keep["summary"]["connections_opened"] == 1, keep["summary"]
     return fresh, keep
 
 
+def _assert_outage(summary, bound, rate):
+    """A closed outage within the fault's bound, and no more failed requests than the bound allows at
+    the load's rate (one second of slack for the requests in flight)."""
+    assert not summary["outage_open"], f"the VIP never answered again: {summary}"
+    assert summary["outage_s"] <= bound, f"outage {summary['outage_s']} s > bound {bound} s: {summary}"
+    assert summary["failed"] <= rate * (bound + 1), f"failed {summary['failed']} > bound: {summary}"
+
+
 def _master_returns(lab, bring_back, name):
     """The old master comes back: with preempt (the scenario's setting) it takes the VIP back. The load
     runs across the return (ended once the VIP is back), so the figures include the preemption itself."""
-    fresh = run_load(lab, 240, rate=10)
+    fresh = run_load(lab, 240, rate=RETURN_RATE)
     keep = run_load(lab, 240, rate=2, mode="keepalive", timeout=10)
     started = time.monotonic()
     bring_back()
@@ -201,10 +238,15 @@ def _master_returns(lab, bring_back, name):
     time.sleep(3)  # let requests sent right after the move complete before the run ends
     fresh, keep = load.finish(fresh, early=True), load.finish(keep, early=True)
     lvs.check_table(lab, VIP, "Route", SERVICES, director=MASTER)
+    bound = BOUND_S[name]
     figures(name, seconds_until_vip_back=round(took, 1), failed=fresh["summary"]["failed"],
-            requests=fresh["summary"]["requests"], outage_s=fresh["summary"]["outage_s"],
+            requests=fresh["summary"]["requests"], outage_s=fresh["summary"]["outage_s"], bound_s=bound,
             keepalive_failed=keep["summary"]["failed"], keepalive_connections=keep["summary"].get("connections_opened"))
-    assert fresh["summary"]["outage_s"] <= OUTAGE_BOUND_S, fresh["summary"]
+    _assert_outage(fresh["summary"], bound, RETURN_RATE)
+    # The long-lived connection was opened through the backup while the master was away. The backup
+    # re-sends it every refresh period and the master waits for that before it preempts
+    # (preempt_delay), so it survives the return on its one connection.
+    assert keep["summary"]["failed"] == 0 and keep["summary"].get("connections_opened") == 1, keep["summary"]
     after = load.finish(run_load(lab, 3))
     assert after["summary"]["failed"] == 0, after["summary"]
 
