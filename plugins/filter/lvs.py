@@ -261,6 +261,14 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
                 probe = hostvars[host].get('__lvs_ipip') or {}
                 if probe.get('rc', 1) != 0:
                     problems.append('%s (TUN): its kernel has no ipip module' % host)
+    # The ipvs backend holds every VIP on its director for good: two such directors would both answer
+    # ARP for the same address. Only VRRP (the keepalived backend) gives a shared VIP one holder.
+    static = sorted(d for d in directors if hostvars[d].get('director_backend', 'ipvs') == 'ipvs')
+    vips = sorted({str(s['address']) for s in services or [] if s.get('address')})
+    if len(static) > 1 and vips:
+        problems.append('directors %s all run the ipvs backend and would all hold VIP(s) %s: two hosts '
+                        'answering ARP for one address; set director_backend: keepalived (VRRP gives each '
+                        'VIP one holder), or keep one director' % (' and '.join(static), ', '.join(vips)))
     return sorted(set(problems))
 
 

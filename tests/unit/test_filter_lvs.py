@@ -155,6 +155,18 @@ def test_preflight_dr_over_ipv6_shares_the_directors_v6_lan():
         "rs2 (DR) shares no LAN with director lb: direct routing only works on one layer-2 segment"]
 
 
+def test_preflight_refuses_two_ipvs_backend_directors_sharing_a_vip():
+    hv = hostvars()
+    hv["lb2"] = {"lvs_address": "198.51.100.20", "ansible_facts": facts(eth1=("198.51.100.20", "255.255.255.0"))}
+    problems = lvs_preflight(expanded("dr"), hv, ["lb", "lb2"], ["rs1", "rs2"])
+    assert len(problems) == 1 and problems[0].startswith(
+        "directors lb and lb2 all run the ipvs backend and would all hold VIP(s) 198.51.100.100"), problems
+    hv["lb2"]["director_backend"] = hv["lb"]["director_backend"] = "keepalived"
+    assert lvs_preflight(expanded("dr"), hv, ["lb", "lb2"], ["rs1", "rs2"]) == []
+    hv["lb2"]["director_backend"] = "ipvs"  # one static director beside a keepalived one: its own business
+    assert lvs_preflight(expanded("dr"), hv, ["lb", "lb2"], ["rs1", "rs2"]) == []
+
+
 def test_preflight_service_without_vip():
     problems = lvs_preflight([{"port": 80, "destinations": []}], hostvars(), ["lb"], ["rs1", "rs2"])
     assert problems == ["services[0]: no VIP (address) and no fwmark"]
