@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("topology", help="dr, nat, tun, ha, or a path to a topology .yml")
     p.add_argument("--name", type=lab_name, help="lab name (default: the topology's name)")
     p.add_argument("--json", action="store_true", help="print the lab record as JSON")
+    p.add_argument("--replace", action="store_true", help="take a running lab of the same name down first")
     p = sub.add_parser("down", help="stop a lab and remove everything it made")
     p.add_argument("name", nargs="?", type=lab_name)
     p.add_argument("--all", action="store_true", help="every lab on this machine")
@@ -74,7 +75,7 @@ def cmd_build(args) -> int:
 
 def cmd_up(args) -> int:
     topo = topology.load(args.topology)
-    record = lab.up(topo, args.name or topo.name)
+    record = lab.up(topo, args.name or topo.name, replace=args.replace)
     print(json.dumps(record, indent=2) if args.json else f"inventory: {record['inventory']}")
     return 0
 

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     topo = topology.load("dr")
     try:
-        record = lab.up(topo, LAB)
+        record = lab.up(topo, LAB, replace=True)  # the demo's own lab, from an earlier demo
         state = paths.state_dir(LAB)
         # The example group_vars sit beside the lab's inventory, where Ansible looks for them.
         os.symlink(paths.REPO / "playbooks" / "inventories" / "dr" / "group_vars", state / "group_vars")

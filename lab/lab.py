@@ -11,14 +11,21 @@ from pathlib import Path
 from . import accel as accel_mod
 from . import image as image_mod
 from . import inventory, net, paths, prereq, vm
-from .proc import run, say
+from .proc import CommandError, run, say
 from .topology import Topology
 
+PORT_ATTEMPTS = 5
 BOOT_DEADLINE = 600  # seconds; emulated guests on a busy machine can be slow, never flaky
 
 
-def up(topo: Topology, lab: str) -> dict:
+def up(topo: Topology, lab: str, replace: bool = False) -> dict:
+    """Boot the lab. A running lab of the same name is someone's (a developer's kept lab, another test
+    run): it is refused unless `replace`; what a dead one left behind is cleaned up."""
     prereq.check(space_dir=paths.state_root(), space_gb=1)
+    running = vm.lab_processes(lab)
+    if running and not replace:
+        raise RuntimeError(f"lab {lab} is running ({len(running)} guests); take it down first "
+                           f"(python -m lab down {lab}) or start this one under another name")
     down(lab, quiet=True)
     img = image_mod.ensure()
     accel = accel_mod.choose(img.kernel)
@@ -60,10 +67,18 @@ def _start_guests(topo: Topology, lab: str, img, state: Path, pubkey: str, recor
             tap = net.tap_name(lab, index, n)
             net.create_tap(tap)
             nics.append((vm.mac(lab_byte, index, n), nic.interface, [str(a) for a in nic.addresses], tap))
-        guest = vm.Guest(lab=lab, name=host.name, index=index, ssh_port=vm.free_port(),
-                         overlay=state / f"{host.name}.qcow2", pidfile=state / f"{host.name}.pid",
-                         console=state / f"{host.name}.console.log", nics=nics)
-        pid, cmd = vm.start(guest, img, pubkey, list(host.routes), accel)
+        # A free port can be taken by another lab starting at the same moment before QEMU binds it:
+        # QEMU then refuses the forward, and the guest gets another port.
+        for attempt in range(PORT_ATTEMPTS):
+            guest = vm.Guest(lab=lab, name=host.name, index=index, ssh_port=vm.free_port(),
+                             overlay=state / f"{host.name}.qcow2", pidfile=state / f"{host.name}.pid",
+                             console=state / f"{host.name}.console.log", nics=nics)
+            try:
+                pid, cmd = vm.start(guest, img, pubkey, list(host.routes), accel)
+                break
+            except CommandError as err:
+                if "host forwarding" not in str(err) or attempt == PORT_ATTEMPTS - 1:
+                    raise
         taps = [[tap, nic.lan] for (_, _, _, tap), nic in zip(nics[1:], host.nics)]
         # the command and taps are kept so that power_on() can boot this guest again from its own disk
         record["hosts"][host.name] = {"pid": pid, "ssh_port": guest.ssh_port, "command": cmd, "taps": taps,

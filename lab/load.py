@@ -17,6 +17,7 @@ count / rate + timeout + 5 seconds. Standard library only, because `run()` execu
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import statistics
@@ -210,6 +211,11 @@ def finish(proc: subprocess.Popen, params_timeout: float = 900, early: bool = Fa
 def main(argv: list) -> int:
     # Inside the namespace, started by command(): one JSON argument, the result on stdout.
     params = json.loads(argv[0])
+    # A caller that cannot keep our process object (an Ansible async task) ends the run by this id,
+    # never by a pattern that could match another run.
+    pidfile = params.pop("pidfile", None)
+    if pidfile:
+        Path(pidfile).write_text(f"{os.getpid()}\n")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(json.dumps(run(**params, stop=stop)))

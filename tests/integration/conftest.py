@@ -18,7 +18,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 TOPOLOGY = HERE / "topology.yml"
-LAB_NAME = os.environ.get("LVS_IT_LAB", "it-modules")
+# A name of this run's own: a developer's kept lab or another run on this host is left alone.
+LAB_NAME = os.environ.get("LVS_IT_LAB", f"it-{os.getpid()}")
 TAIL = 80
 
 

@@ -1,5 +1,5 @@
-"""A lab killed half-way leaves QEMU processes, taps and a namespace: `down` (and the next `up`) must
-find and remove all of it by name, even without the process that made it."""
+"""A lab killed half-way leaves QEMU processes, taps and a namespace: `down` must find and remove all of
+it by name, even without the process that made it; `up` of the same name refuses while its guests run."""
 import json
 import os
 import signal
@@ -47,6 +47,11 @@ def test_down_removes_a_lab_whose_up_was_killed():
         up.wait()
         before = leftovers()
         assert len(before["qemu"]) == 3 and before["namespace"] and before["state"], before
+        # A lab whose guests still run is someone's: a second `up` of that name refuses, touching nothing.
+        again = subprocess.run([sys.executable, "-m", "lab", "up", "dr", "--name", LAB], cwd=REPO,
+                               capture_output=True, text=True, timeout=120, check=False)
+        assert again.returncode != 0 and f"lab {LAB} is running" in again.stderr, again.stderr
+        assert leftovers() == before
         subprocess.run([sys.executable, "-m", "lab", "down", LAB], cwd=REPO, check=True)
         assert leftovers() == {"qemu": [], "namespace": False, "taps": [], "state": False}
     finally:

@@ -1,9 +1,15 @@
 """The bounded load client against a web server on loopback: what it counts when requests succeed, when
 the server goes away mid-run, and that a stop ends a run early. No lab needed."""
 import http.server
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +111,26 @@ def test_nothing_listens_means_every_request_fails_fast():
         port = sock.getsockname()[1]
     result = load.run("127.0.0.1", port, count=5, rate=50, timeout=1)
     assert result["summary"]["failed"] == 5 and result["summary"]["outage_open"]
+
+
+def test_a_run_started_as_a_script_ends_by_the_process_id_it_wrote(server, tmp_path):
+    """Ansible's async tasks cannot keep the process object: they end the run by the id in `pidfile`."""
+    pidfile = tmp_path / "load.pid"
+    params = {"vip": "127.0.0.1", "port": server.server_address[1], "count": 1000, "rate": 10,
+              "timeout": 1, "pidfile": str(pidfile)}
+    proc = subprocess.Popen([sys.executable, str(Path(load.__file__)), json.dumps(params)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (pidfile.exists() and pidfile.read_text().strip()):
+            assert time.monotonic() < deadline and proc.poll() is None, "no process id written"
+            time.sleep(0.05)
+        assert int(pidfile.read_text()) == proc.pid
+        time.sleep(0.5)
+        os.kill(int(pidfile.read_text()), signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    summary = json.loads(out)["summary"]
+    assert proc.returncode == 0 and 0 < summary["requests"] < 1000 and summary["failed"] == 0, summary
