@@ -55,7 +55,9 @@ options:
   scheduler:
     description:
       - Scheduler, case-insensitive. One of V(rr), V(wrr), V(lc), V(wlc), V(lblc), V(lblcr), V(dh), V(sh),
-        V(sed), V(nq), V(fo), V(ovf), V(mh), V(twos) (V(twos) needs kernel 5.12 or newer).
+        V(sed), V(nq), V(fo), V(ovf), V(mh), V(twos).
+      - V(twos) is in the kernel since 5.12 but needs C(CONFIG_IP_VS_TWOS); Debian bookworm's 6.1 kernel is
+        built without it. A scheduler the kernel lacks fails the task naming it.
       - Changed in place (SET); connections and counters survive.
     type: str
     default: wlc
