@@ -108,9 +108,10 @@ def run(module, links=None):
         raise ValidationError('device', 'invalid interface name %r' % (params['device'],), IFNAME_ACCEPTED)
     address, prefix = str(ip), 32 if ip.version == 4 else 128
     links = links or Links(open_iproute())
-    held = [(links.names([index])[0], plen) for index, plen in links.holders(address)]
+    holders = links.holders(address)
     if params['state'] == 'absent' and params['device'] is None:
-        return _give_up_everywhere(module, links, address, prefix, held)
+        return _give_up_everywhere(module, links, address, prefix, holders)
+    held = [(links.names([index])[0], plen) for index, plen in holders]
     device = params['device'] or (held[0][0] if held else links.route_interface(address))
     if device is None or links.index(device) is None:
         raise HostNetError('device: %s' % ('no interface named %r' % device if device
@@ -132,17 +133,18 @@ def run(module, links=None):
     return result
 
 
-def _give_up_everywhere(module, links, address, prefix, held):
+def _give_up_everywhere(module, links, address, prefix, holders):
     """state=absent without a device: the VIP goes from every interface that holds it, and a VIP held
-    nowhere is already absent, whether or not any route leads to it (a routed VIP removed twice)."""
-    result = {'changed': bool(held), 'device': held[0][0] if held else None, 'prefix': prefix}
+    nowhere is already absent, whether or not any route leads to it (a routed VIP removed twice).
+    `holders` are (index, prefix length) pairs, as Links.holders gives them."""
+    names = links.names([index for index, _plen in holders]) if holders else []
+    result = {'changed': bool(holders), 'device': names[0] if names else None, 'prefix': prefix}
     if module._diff:
-        devices = sorted(name for name, _plen in held)
-        result['diff'] = {'before': {'address': address, 'devices': devices, 'present': bool(held)},
+        result['diff'] = {'before': {'address': address, 'devices': sorted(names), 'present': bool(holders)},
                           'after': {'address': address, 'devices': [], 'present': False}}
-    if held and not module.check_mode:
-        for name, plen in held:
-            links.del_address(links.index(name), address, plen)
+    if holders and not module.check_mode:
+        for index, plen in holders:
+            links.del_address(index, address, plen)
     return result
 
 

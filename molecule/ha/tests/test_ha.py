@@ -67,7 +67,7 @@ def restored_after_a_failure(request, lab):
         ssh(lab, host, "systemctl start nginx")
     for host in lab.directors:
         ssh(lab, host, "systemctl start keepalived")
-    lvs.poll(lambda: vip_owner(lab), lambda owners: owners == [MASTER], "the cluster restored after a failure", 240)
+    wait_vip_on(lab, [MASTER], "the cluster restored after a failure", 240)
 
 
 def ssh(lab, host, command, timeout=30):
