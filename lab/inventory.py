@@ -46,6 +46,8 @@ def build(topo: Topology, lab: str, ports: dict, key: Path, wheels: Path | None 
             "lab_nics": nics,
         }
         groups.setdefault(group_of(host.role), []).append(host.name)
+        for extra in host.groups:
+            groups.setdefault(extra, []).append(host.name)
     lans = {
         lan.name: {"subnets": [str(n) for n in lan.subnets], "namespace": [str(a.ip) for a in lan.namespace]}
         for lan in topo.lans.values()
@@ -64,7 +66,9 @@ def build(topo: Topology, lab: str, ports: dict, key: Path, wheels: Path | None 
     return {
         "all": {
             "vars": common,
-            "children": {g: {"hosts": {h: hosts[h] for h in members}} for g, members in groups.items()},
+            # a host's variables once, in its role's group; other groups list it by name only
+            "children": {g: {"hosts": {h: hosts[h] if g == group_of(topo.hosts[h].role) else None
+                                       for h in members}} for g, members in groups.items()},
         }
     }
 
@@ -86,5 +90,5 @@ def to_script_json(inventory: dict) -> dict:
     for group, body in inventory["all"]["children"].items():
         out["all"]["children"].append(group)
         out[group] = {"hosts": list(body["hosts"])}
-        out["_meta"]["hostvars"].update(body["hosts"])
+        out["_meta"]["hostvars"].update({h: v for h, v in body["hosts"].items() if v is not None})
     return out

@@ -8,6 +8,7 @@
         role: director | realserver | client      (inventory group: the role + "s")
         nics: {LAN: ADDRESS or [ADDRESS, ADDRESS6]}   (in order: eth1, eth2, ...; eth0 is management)
         routes: {default: 198.51.100.1, 192.0.2.0/24: 203.0.113.1}
+        groups: [dr_realservers]                  (more inventory groups the host is in)
     vars: {...}                                    (inventory variables for every host)
     router: true | false   (default: true when the namespace joins more than one LAN)
 
@@ -26,6 +27,7 @@ import yaml
 from . import paths
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
+GROUP_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 ROLES = ("director", "realserver", "client")
 MAX_NICS = 4
 
@@ -47,6 +49,7 @@ class Host:
     role: str
     nics: tuple
     routes: tuple  # (destination, gateway) strings
+    groups: tuple = ()  # inventory groups beside the role's
 
 
 @dataclass(frozen=True)
@@ -173,9 +176,9 @@ def _addresses(value, lan: Lan, where: str) -> tuple:
 def _host(name: str, spec, lans: dict, where: str) -> Host:
     if not isinstance(spec, dict):
         raise TopologyError(f"{where}: expected a mapping with role and nics")
-    unknown = set(spec) - {"role", "nics", "routes"}
+    unknown = set(spec) - {"role", "nics", "routes", "groups"}
     if unknown:
-        raise TopologyError(f"{where}: unknown keys {sorted(unknown)}; accepted: role, nics, routes")
+        raise TopologyError(f"{where}: unknown keys {sorted(unknown)}; accepted: role, nics, routes, groups")
     role = spec.get("role")
     if role not in ROLES:
         raise TopologyError(f"{where}.role: {role!r} is not one of {', '.join(ROLES)}")
@@ -201,4 +204,17 @@ def _host(name: str, spec, lans: dict, where: str) -> Host:
         if not any(gateway in a.network for nic in nics for a in nic.addresses):
             raise TopologyError(f"{where}.routes.{dest}: gateway {gateway} is on none of the host's LANs")
         routes.append((str(dest), str(gateway)))
-    return Host(name=name, role=role, nics=tuple(nics), routes=tuple(routes))
+    return Host(name=name, role=role, nics=tuple(nics), routes=tuple(routes),
+                groups=_groups(spec.get("groups") or [], role, f"{where}.groups"))
+
+
+def _groups(value, role: str, where: str) -> tuple:
+    if not isinstance(value, list):
+        raise TopologyError(f"{where}: a list of inventory group names")
+    for group in value:
+        if not isinstance(group, str) or not GROUP_RE.match(group):
+            raise TopologyError(f"{where}: {group!r}: group names are lowercase letters, digits and '_', "
+                                "starting with a letter, at most 40 characters")
+        if group == "all" or group in (r + "s" for r in ROLES):
+            raise TopologyError(f"{where}: {group!r} is Ansible's or a role's own group (the role sets it)")
+    return tuple(dict.fromkeys(value))

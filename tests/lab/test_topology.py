@@ -5,7 +5,7 @@ import pytest
 
 from lab import inventory, topology
 
-SHIPPED = ["dr", "nat", "tun", "ha"]
+SHIPPED = ["dr", "nat", "tun", "ha", "methods"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -50,6 +50,9 @@ def base():
     (lambda d: d.update(extra=1), "unknown keys ['extra']"),
     (lambda d: d["hosts"].update({"Bad_Name": {}}), "names are lowercase"),
     (lambda d: d["hosts"]["h1"]["nics"].update(lan="198.51.100.255"), "broadcast"),
+    (lambda d: d["hosts"]["h1"].update(groups="web"), "hosts.h1.groups: a list"),
+    (lambda d: d["hosts"]["h1"].update(groups=["Web-1"]), "'Web-1': group names are lowercase"),
+    (lambda d: d["hosts"]["h1"].update(groups=["realservers"]), "'realservers' is Ansible's or a role's own group"),
 ])
 def test_mistakes_are_reported_with_their_place(mutate, message):
     data = base()
@@ -71,3 +74,16 @@ def test_inventory_groups_by_role_and_carries_lan_facts(tmp_path):
     script = inventory.to_script_json(inv)
     assert script["_meta"]["hostvars"]["rs2"]["lab_address"] == "198.51.100.12"
     assert sorted(script["all"]["children"]) == ["directors", "realservers"]
+
+
+def test_extra_groups_list_their_hosts_whose_variables_stay_in_the_role_group(tmp_path):
+    topo = topology.load("methods")
+    inv = inventory.build(topo, "x", {name: 2200 + i for i, name in enumerate(topo.hosts)}, tmp_path / "key")
+    groups = inv["all"]["children"]
+    assert groups["nat_realservers"]["hosts"] == {"nat1": None, "nat2": None}
+    assert groups["realservers"]["hosts"]["nat1"]["lab_address"] == "192.0.2.11"
+    script = inventory.to_script_json(inv)
+    assert script["tun_realservers"] == {"hosts": ["tun1", "tun2"]}
+    assert script["_meta"]["hostvars"]["tun1"]["lab_address"] == "203.0.113.11"
+    assert sorted(script["all"]["children"]) == ["directors", "dr_realservers", "nat_realservers", "realservers",
+                                                 "tun_realservers"]
