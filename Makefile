@@ -64,7 +64,7 @@ clean: lab-down
 bench-lab: image
 	$(PY) tests/benchmarks/lab_boot.py
 
-# Where a scenario's time goes (SCENARIO=dr by default, or e.g. SCENARIO="dr or tun"): each Molecule
-# step's wall time (STEPS) and every play's slowest tasks (TASKTIME, tests/profile). CI prints the same.
+# Where a scenario's time goes (SCENARIO=methods by default, or e.g. SCENARIO="dr tun", or all): each
+# Molecule step's wall time (STEPS) and every play's slowest tasks (TASKTIME, tests/profile). CI prints the same.
 profile: image
-	$(PY) -m pytest tests/scenarios -k "$(or $(SCENARIO),dr)" -s -q
+	LVS_SCENARIOS="$(or $(SCENARIO),methods)" $(PY) -m pytest tests/scenarios -s -q

@@ -1,4 +1,9 @@
-"""Every Molecule scenario, run for real with `molecule test` (create, converge, verify, destroy).
+"""The Molecule scenarios, run for real with `molecule test` (create, converge, verify, destroy).
+
+`make test` runs `methods` (NAT, DR and TUN behind one director: every check of the single-method
+scenarios, each on its own VIP and pair of real servers, in one boot and one converge), `ha` and `lab`.
+The single-method scenarios dr, nat and tun, kept for users' own CI, run with LVS_SCENARIOS=all (or a
+list: LVS_SCENARIOS="dr nat"); `molecule test -s dr` runs one by hand.
 
 Each scenario boots its own lab in QEMU guests. They run one at a time by default;
 LVS_SCENARIO_PARALLEL=2 runs two at a time, longest first, for machines with more than two cores (on
@@ -21,9 +26,28 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SCENARIOS = sorted(p.parent.name for p in (REPO / "molecule").glob("*/molecule.yml"))
+ALL_SCENARIOS = sorted(p.parent.name for p in (REPO / "molecule").glob("*/molecule.yml"))
+# What methods proves of them, in one lab: run by themselves only when asked for.
+SINGLE_METHOD = ("dr", "nat", "tun")
+
+
+def selected_scenarios(env: dict) -> list:
+    """The scenarios a run takes: LVS_SCENARIOS ("all", or names separated by spaces or commas), else every
+    scenario but the single-method ones. An unknown name is an error, not a silent no-op."""
+    asked = env.get("LVS_SCENARIOS", "").replace(",", " ").split()
+    if not asked:
+        return [s for s in ALL_SCENARIOS if s not in SINGLE_METHOD]
+    if asked == ["all"]:
+        return list(ALL_SCENARIOS)
+    unknown = sorted(set(asked) - set(ALL_SCENARIOS))
+    if unknown:
+        raise ValueError(f"LVS_SCENARIOS: no scenario {', '.join(unknown)}; known: all, {', '.join(ALL_SCENARIOS)}")
+    return sorted(set(asked))
+
+
+SCENARIOS = selected_scenarios(os.environ)
 # Longest first (measured wall times), so the pool does not end on one long scenario alone.
-LONGEST_FIRST = ["tun", "dr", "nat", "ha", "lab"]
+LONGEST_FIRST = ["ha", "methods", "tun", "dr", "nat", "lab"]
 PARALLEL = max(1, int(os.environ.get("LVS_SCENARIO_PARALLEL", "1")))
 # Molecule announces each step: "INFO     [tun > converge] Executing"
 STEP = re.compile(r"^INFO\s+\[[\w-]+ > ([\w-]+)\] (Executing|Executed)")
@@ -92,7 +116,7 @@ class Runs:
             if proc.poll() is None:
                 proc.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
-        for scenario in SCENARIOS:
+        for scenario in self.futures:
             subprocess.run([sys.executable, "-m", "lab", "down", lab_name_of(scenario)], cwd=REPO, check=False)
 
 

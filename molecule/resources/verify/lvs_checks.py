@@ -1,4 +1,4 @@
-"""Shared verify code of the dr, nat and tun Molecule scenarios: traffic from the lab's client namespace,
+"""Shared verify code of the dr, nat, tun and methods Molecule scenarios: traffic from the lab's client namespace,
 and what the director and the real servers count while it flows.
 
 Two halves in one file:
@@ -20,6 +20,7 @@ Only lab addresses are ever contacted.
 """
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 import os
@@ -36,13 +37,17 @@ from pathlib import Path
 STATE_ROOT = Path(os.environ.get("LVS_LAB_STATE", "/var/tmp/lvs-lab"))
 NS_PREFIX = "lvslab-"
 BRIDGE_PREFIX = "br-"          # the lab's bridge per LAN inside the namespace (lab/net.py)
-# The services every scenario's group_vars declare (playbooks/inventories/*/group_vars/all.yml), written
-# out here as the verify suites' own expectation: port: (scheduler, weights, persistence timeout).
-CONTRACT_SERVICES = {
-    80: ("rr", {"rs1": 1, "rs2": 1}, None),
-    81: ("wrr", {"rs1": 1, "rs2": 3}, None),
-    8080: ("rr", {"rs1": 1, "rs2": 1}, 300),
-}
+
+
+def contract(first: str, second: str) -> dict:
+    """The services every scenario's group_vars declare for a pair of real servers (one VIP), written out
+    here as the verify suites' own expectation: port: (scheduler, weights, persistence timeout)."""
+    return {80: ("rr", {first: 1, second: 1}, None),
+            81: ("wrr", {first: 1, second: 3}, None),
+            8080: ("rr", {first: 1, second: 1}, 300)}
+
+
+CONTRACT_SERVICES = contract("rs1", "rs2")  # the single-method scenarios' real servers
 IPIP_OVERHEAD = 20             # bytes an IPIP header adds to each forwarded frame
 
 # --------------------------------------------------------------------------------------------------
@@ -241,13 +246,22 @@ class Lab:
         data = json.loads(script.read_text())
         self.vars = data["all"]["vars"]
         self.hostvars = data["_meta"]["hostvars"]
-        self.directors = list(data["directors"]["hosts"])
-        self.realservers = list(data["realservers"]["hosts"])
+        self.groups = {g: list(body.get("hosts", [])) for g, body in data.items() if g != "_meta" and g != "all"}
+        self.directors = self.groups["directors"]
+        self.realservers = self.groups["realservers"]
         inventory = inventory or str(STATE_ROOT / name / "inventory.yml")
         self.hosts = {h: testinfra.get_host(f"ansible://{h}", ansible_inventory=inventory)
                       for h in self.directors + self.realservers}
         self.director = self.hosts[self.directors[0]]
         self._macs: dict = {}
+
+    def serving(self, group: str) -> "Lab":
+        """The same lab, seen as the real servers of inventory group `group` only (one VIP's servers in a
+        lab where each method has its own): every check then expects traffic on those alone."""
+        assert self.groups.get(group), f"lab {self.name} has no real servers in group {group!r}: {self.groups}"
+        view = copy.copy(self)
+        view.realservers = list(self.groups[group])
+        return view
 
     # addresses and interfaces, all from the inventory
     def address(self, host: str) -> str:
@@ -691,6 +705,14 @@ def check_reboot(lab: Lab, vip: str, client: str, port: int = 80, settle: float 
     active, each director's table is what it was (`ipvsadm -Sn`, as a multiset of lines), and fresh
     connections through the VIP reach every real server. `settle` bounds how long a director may take
     to rebuild its table (keepalived adds real servers as its first checks pass)."""
+    figures = reboot_cluster(lab, settle)
+    figures["served"] = check_answers(lab, vip, client, port, settle)
+    return figures
+
+
+def reboot_cluster(lab: Lab, settle: float = 120.0) -> dict:
+    """check_reboot's first half: every guest rebooted at once, its boot units active, each director's
+    table back as it was."""
     tables = {}
     for director in lab.directors:
         out = guest_run(lab, director, "ipvsadm -Sn")
@@ -709,7 +731,11 @@ def check_reboot(lab: Lab, vip: str, client: str, port: int = 80, settle: float 
     for director, before in tables.items():
         poll(lambda d=director: sorted(guest_run(lab, d, "ipvsadm -Sn").stdout.splitlines()),
              lambda now, b=before: now == b, f"{director}: the table of before the reboot", deadline=settle)
+    return {"reboot_to_running_s": round(booted_s, 1), "systemd": states}
 
+
+def check_answers(lab: Lab, vip: str, client: str, port: int = 80, settle: float = 120.0) -> dict:
+    """Fresh connections to VIP:port reach every real server of `lab` (polled up to `settle` s)."""
     def answers():
         try:
             return served_by(lab.client(vip, port, client, 2 * len(lab.realservers) + 2, timeout=3.0,
@@ -719,7 +745,7 @@ def check_reboot(lab: Lab, vip: str, client: str, port: int = 80, settle: float 
 
     counts = poll(answers, lambda c: isinstance(c, Counter) and set(c) == set(lab.realservers),
                   f"fresh connections to {vip}:{port} reach every real server", deadline=settle, interval=2)
-    return {"reboot_to_running_s": round(booted_s, 1), "systemd": states, "served": dict(counts)}
+    return dict(counts)
 
 
 if __name__ == "__main__":
