@@ -22,6 +22,10 @@ from .proc import run, say
 SUITE = "bookworm"
 # pyroute2 >= 0.9.6 is what our modules need on the targets; distro packages are far older.
 WHEELS = ["pyroute2==0.9.7"]
+# The pyroute2 role's own installer: the image carries pyroute2 installed where the role would put it
+# (roles/pyroute2/defaults: pyroute2_venv), so a converge finds it ready; the module integration targets
+# remove it first and install it with the role, which keeps that path tested.
+WHEEL_INSTALLER = paths.REPO / "roles" / "pyroute2" / "files" / "install_wheel.py"
 DISK_SIZE = "2G"
 FORMAT = 2  # bump when the build steps below change in a way the recipe files do not show
 MACHINE_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
@@ -68,6 +72,7 @@ def recipe_key() -> str:
         if path.is_file():
             digest.update(str(path.relative_to(paths.GUEST_RECIPE)).encode())
             digest.update(path.read_bytes())
+    digest.update(WHEEL_INSTALLER.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -94,6 +99,7 @@ def build() -> Image:
         say(f"image {image.folder.name}: fetching wheels {WHEELS} on the controller")
         run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
              "--dest", str(wheels), *WHEELS])
+        shutil.copy(WHEEL_INSTALLER, wheels / "install_wheel.py")
         rootfs = work / "rootfs"
         say(f"image: bootstrapping Debian {SUITE} with {len(packages())} packages (mmdebstrap, about 1-2 min)")
         hook = (f'sh {paths.GUEST_RECIPE / "customize.sh"} "$1" '
