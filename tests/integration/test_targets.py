@@ -12,7 +12,7 @@ NAMES = sorted(p.name for p in TARGETS.iterdir() if (p / "main.yml").exists())
 # Targets that run the roles, and the VIPs they use: teardown.yml takes away what the roles left, after
 # the target passed or failed, so one failure cannot cascade into the targets that follow. The module
 # targets clean up in their own `always` blocks.
-ROLE_TARGETS = {"backend_handover": ["198.51.100.201"], "roles_reuse": ["198.51.100.200"]}
+ROLE_TARGETS = {"backend_handover": ["198.51.100.201"]}
 
 
 @pytest.mark.parametrize("target", NAMES)
