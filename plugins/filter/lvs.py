@@ -229,8 +229,8 @@ def _networks(facts):
 def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_address'):
     """Problems that would break the cluster, found before anything changes: [] when all is well.
 
-    Needs network facts of the directors and real servers, and for TUN real servers the registered
-    `__lvs_ipip` (result of `modinfo ipip`)."""
+    Needs the directors' network facts, and for TUN real servers the registered `__lvs_ipip` (result of
+    `modinfo ipip`)."""
     import ipaddress
     problems = []
     by_address = {}

@@ -1,8 +1,10 @@
-"""One lab for every module integration target.
+"""The labs the integration targets run on: LVS_IT_LANES of them (default 2), each a director and a real
+server (tests/integration/topology.yml), the targets shared out between them (test_targets.py).
 
-The session fixture boots tests/integration/topology.yml (a director and one real server), prepares
-the module venv in the guests (pyroute2 from the wheel the image carries) and ALWAYS takes the lab down,
-also when booting, preparing or a test fails.
+Most targets keep one guest busy, so on two cores two labs side by side finish in about half the
+time; each lab is a namespace and guests of its own, so targets on different labs never meet. The
+fixture boots the labs at once, prepares each (the pyroute2 role installs the modules' venv), and
+ALWAYS takes them all down, also when booting, preparing or a test fails.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,8 +21,9 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 TOPOLOGY = HERE / "topology.yml"
-# A name of this run's own: a developer's kept lab or another run on this host is left alone.
-LAB_NAME = os.environ.get("LVS_IT_LAB", f"it-{os.getpid()}")
+# Names of this run's own: a developer's kept lab or another run on this host is left alone.
+LAB_PREFIX = os.environ.get("LVS_IT_LAB", f"it-{os.getpid()}")
+LANES = max(1, int(os.environ.get("LVS_IT_LANES", "2")))
 TAIL = 80
 
 
@@ -70,20 +74,28 @@ def _missing_prerequisite() -> str | None:
     return None
 
 
-# Module scope: the lab is down as soon as the targets are done, not after the whole test session
+def _boot_and_prepare(name: str) -> Lab:
+    proc = subprocess.run([sys.executable, "-m", "lab", "up", str(TOPOLOGY), "--name", name, "--json"],
+                          cwd=REPO, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, f"lab up {name} failed:\n{tail(proc.stdout + proc.stderr)}"
+    the_lab = Lab(json.loads(proc.stdout))
+    the_lab.run_playbook(HERE / "prepare.yml")
+    return the_lab
+
+
+# Module scope: the labs are down as soon as the targets are done, not after the whole test session
 # (the Molecule scenarios that follow need the CPU).
 @pytest.fixture(scope="module")
-def lab():
+def labs():
     reason = _missing_prerequisite()
     if reason:
         pytest.skip(reason)
+    names = [LAB_PREFIX if LANES == 1 else f"{LAB_PREFIX}-{n}" for n in range(LANES)]
     try:
-        proc = subprocess.run([sys.executable, "-m", "lab", "up", str(TOPOLOGY), "--name", LAB_NAME, "--json"],
-                              cwd=REPO, capture_output=True, text=True, timeout=900, check=False)
-        assert proc.returncode == 0, f"lab up failed:\n{tail(proc.stdout + proc.stderr)}"
-        the_lab = Lab(json.loads(proc.stdout))
-        the_lab.run_playbook(HERE / "prepare.yml")
-        yield the_lab
+        with ThreadPoolExecutor(max_workers=LANES) as pool:
+            booted = list(pool.map(_boot_and_prepare, names))
+        yield booted
     finally:
-        subprocess.run([sys.executable, "-m", "lab", "down", LAB_NAME], cwd=REPO,
-                       capture_output=True, text=True, timeout=300, check=False)
+        for name in names:
+            subprocess.run([sys.executable, "-m", "lab", "down", name], cwd=REPO,
+                           capture_output=True, text=True, timeout=300, check=False)

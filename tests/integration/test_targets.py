@@ -1,7 +1,14 @@
-"""Each directory under targets/ is one Ansible integration target, run against the session lab."""
+"""Each directory under targets/ is one Ansible integration target, run against one of the session's labs.
+
+The targets are shared out between the labs (conftest.py: LVS_IT_LANES, default 2) before the first one
+starts, longest first onto the lab with the least work; each lab runs its share one after the other, and
+each test waits for its own target's result. A target never shares a lab with another at the same time.
+"""
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,20 +20,82 @@ NAMES = sorted(p.name for p in TARGETS.iterdir() if (p / "main.yml").exists())
 # the target passed or failed, so one failure cannot cascade into the targets that follow. The module
 # targets clean up in their own `always` blocks.
 ROLE_TARGETS = {"backend_handover": ["198.51.100.201"]}
+# Measured seconds (CI log, 2 cores under TCG), for sharing the targets out; a new target counts 120.
+EXPECTED_S = {"backend_handover": 400, "ipvs_dest": 160, "boot_rules": 120, "ipvs_table": 100,
+              "ipvs_service": 100, "vip": 85, "noarp_vip": 75}
+
+
+def share_out(targets: list, lanes: int) -> list:
+    """Targets per lane: longest first, each onto the lane with the least expected work so far."""
+    shares: list = [[] for _ in range(lanes)]
+    load = [0] * lanes
+    for target in sorted(targets, key=lambda t: (-EXPECTED_S.get(t, 120), t)):
+        lane = load.index(min(load))
+        shares[lane].append(target)
+        load[lane] += EXPECTED_S.get(target, 120)
+    return shares
+
+
+def run_target(lab, target: str) -> tuple:
+    """(error or None, output) of one target on `lab`, its teardown included."""
+    output, error = "", None
+    try:
+        output = lab.run_playbook(TARGETS / target / "main.yml")
+    except AssertionError as exc:
+        error = exc
+    finally:
+        # a failed teardown also fails the target (the next targets on this lab would see its leftovers)
+        if target in ROLE_TARGETS:
+            try:
+                lab.run_playbook(HERE / "teardown.yml", "-e", json.dumps({"teardown_vips": ROLE_TARGETS[target]}))
+            except AssertionError as exc:
+                error = AssertionError(f"{error or 'the target passed'}; then its teardown failed: {exc}")
+    return error, output
+
+
+class Runs:
+    """Every selected target started on its lab's lane; `result(target)` waits for it."""
+
+    def __init__(self, labs: list, selected: list):
+        self.results: dict = {}
+        self.done = {t: threading.Event() for t in selected}
+        self.pool = ThreadPoolExecutor(max_workers=len(labs))
+        for lab, share in zip(labs, share_out(selected, len(labs))):
+            self.pool.submit(self._lane, lab, share)
+
+    def _lane(self, lab, share: list) -> None:
+        for target in share:
+            try:
+                self.results[target] = (*run_target(lab, target), lab.name)
+            except BaseException as exc:  # noqa: BLE001 - reported by the target's own test
+                self.results[target] = (exc, "", lab.name)
+            self.done[target].set()
+
+    def result(self, target: str) -> tuple:
+        self.done[target].wait()
+        return self.results[target]
+
+
+@pytest.fixture(scope="module")
+def runs(request, labs):
+    selected = [item.callspec.params["target"] for item in request.session.items
+                if hasattr(item, "callspec") and "target" in item.callspec.params]
+    pool = Runs(labs, selected)
+    try:
+        yield pool
+    finally:
+        pool.pool.shutdown(wait=True)
 
 
 @pytest.mark.parametrize("target", NAMES)
-def test_target(lab, target, capsys):
-    try:
-        output = lab.run_playbook(TARGETS / target / "main.yml")
-    finally:
-        # a failed teardown also fails the test (the next targets would see its leftovers); raised here,
-        # its error chains to the target's own, and the report shows both
-        if target in ROLE_TARGETS:
-            lab.run_playbook(HERE / "teardown.yml", "-e", json.dumps({"teardown_vips": ROLE_TARGETS[target]}))
-    # targets that measure something (backend_handover) print FIGURES lines: keep them in the CI log
+def test_target(runs, target, capsys):
+    error, output, lab_name = runs.result(target)
     with capsys.disabled():
+        print(f"\n[{target}] on lab {lab_name}")
+        # targets that measure something (backend_handover) print FIGURES lines: keep them in the CI log
         for line in output.splitlines():
             if "FIGURES " in line:
                 figures = line[line.index("FIGURES "):].rstrip('"')
-                print(f"\n[{target}] {figures}")
+                print(f"[{target}] {figures}")
+    if error is not None:
+        raise error

@@ -54,6 +54,10 @@ STEP = re.compile(r"^INFO\s+\[[\w-]+ > ([\w-]+)\] (Executing|Executed)")
 # Every play run of a scenario reports its slowest tasks (TASKTIME lines, tests/profile).
 PROFILE_ENV = {"ANSIBLE_CALLBACK_PLUGINS": str(REPO / "tests" / "profile" / "callback_plugins"),
                "ANSIBLE_CALLBACKS_ENABLED": "task_timer", "LVS_TASK_TIMES_TOP": "8"}
+# As many guests running a module at once as the host has cores: under TCG a module run is the host's CPU
+# work, and more at once only adds contention (tests/benchmarks/forks.py, 7 guests on 2 cores: forks 2
+# took 0.81 of the time of forks 7).
+FORKS_ENV = {"ANSIBLE_FORKS": os.environ.get("ANSIBLE_FORKS", str(max(2, os.cpu_count() or 2)))}
 
 
 def step_seconds(stamped: list) -> dict:
@@ -93,7 +97,7 @@ class Runs:
             return None, 0.0, "not started: the session is ending"
         log = self.logs / f"molecule-{scenario}.log"
         # wide lines: molecule wraps its output at the terminal width, which would split a FIGURES line
-        env = dict(os.environ, PY_COLORS="0", ANSIBLE_FORCE_COLOR="0", COLUMNS="400", **PROFILE_ENV)
+        env = dict(os.environ, PY_COLORS="0", ANSIBLE_FORCE_COLOR="0", COLUMNS="400", **PROFILE_ENV, **FORKS_ENV)
         started = time.monotonic()
         stamped = []
         with log.open("w") as out:

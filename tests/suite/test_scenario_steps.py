@@ -39,3 +39,14 @@ def test_an_unknown_scenario_name_is_refused_with_the_known_ones():
 
     with pytest.raises(ValueError, match="no scenario dx; known: all, dr, ha, lab, methods, nat, tun"):
         runner.selected_scenarios({"LVS_SCENARIOS": "dx"})
+
+
+def test_integration_targets_are_shared_out_longest_first_onto_the_least_loaded_lab():
+    spec = spec_from_file_location("it_targets", Path(__file__).resolve().parents[1] / "integration" / "test_targets.py")
+    targets = module_from_spec(spec)
+    spec.loader.exec_module(targets)
+    shares = targets.share_out(["vip", "backend_handover", "ipvs_dest", "boot_rules", "ipvs_table", "new"], 2)
+    # 400 | 160, +120 = 280, +120 (unknown: 120) = 400 | a tie goes to the first lane: +100 = 500 | +85 = 485
+    assert shares == [["backend_handover", "ipvs_table"], ["ipvs_dest", "boot_rules", "new", "vip"]]
+    assert sorted(sum(targets.share_out(targets.NAMES, 3), [])) == sorted(targets.NAMES)
+    assert targets.share_out(["vip"], 1) == [["vip"]]
