@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: deps host-packages venv collection image demo test unit bench-table clean lab-down bench-lab profile
+.PHONY: deps host-packages venv collection image demo test unit bench-table clean lab-down bench-lab bench-forks profile
 
 deps: host-packages venv collection
 
@@ -63,6 +63,10 @@ clean: lab-down
 
 bench-lab: image
 	$(PY) tests/benchmarks/lab_boot.py
+
+# Module runs on every guest of a lab with several --forks values side by side (FORKS=7,2 for example).
+bench-forks: image
+	$(PY) tests/benchmarks/forks.py $(if $(FORKS),--forks $(FORKS))
 
 # Where a scenario's time goes (SCENARIO=methods by default, or e.g. SCENARIO="dr tun", or all): each
 # Molecule step's wall time (STEPS) and every play's slowest tasks (TASKTIME, tests/profile). CI prints the same.

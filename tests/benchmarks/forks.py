@@ -39,7 +39,8 @@ def run_play(inventory: str, play: Path, forks: int) -> float:
     env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False")
     started = time.monotonic()
     proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", inventory, "--forks", str(forks),
-                           str(play)], cwd=REPO, env=env, capture_output=True, text=True, check=False)
+                           str(play)], cwd=REPO, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          check=False)
     seconds = time.monotonic() - started
     if proc.returncode != 0:
         sys.exit(f"forks {forks}: the playbook failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")

@@ -55,8 +55,10 @@ class Lab:
         cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", self.inventory, str(path),
                "-e", json.dumps({"lab_namespace": self.namespace, "repo_root": str(REPO),
                                  "controller_python": sys.executable}), *extra]
+        # stdin of its own: ssh sets O_NONBLOCK on its stdin, and ansible-playbook refuses to start on a
+        # non-blocking stdin, so two labs' runs must not share the test session's
         return subprocess.run(cmd, cwd=REPO, env=ansible_env(), capture_output=True, text=True,
-                              timeout=timeout, check=False)
+                              stdin=subprocess.DEVNULL, timeout=timeout, check=False)
 
     def run_playbook(self, path: Path, *extra: str) -> str:
         proc = self.playbook(path, *extra)
@@ -76,7 +78,8 @@ def _missing_prerequisite() -> str | None:
 
 def _boot_and_prepare(name: str) -> Lab:
     proc = subprocess.run([sys.executable, "-m", "lab", "up", str(TOPOLOGY), "--name", name, "--json"],
-                          cwd=REPO, capture_output=True, text=True, timeout=900, check=False)
+                          cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900,
+                          check=False)
     assert proc.returncode == 0, f"lab up {name} failed:\n{tail(proc.stdout + proc.stderr)}"
     the_lab = Lab(json.loads(proc.stdout))
     the_lab.run_playbook(HERE / "prepare.yml")

@@ -101,8 +101,10 @@ class Runs:
         started = time.monotonic()
         stamped = []
         with log.open("w") as out:
+            # stdin of its own (ssh sets O_NONBLOCK on what it is given; ansible refuses a non-blocking stdin)
             proc = subprocess.Popen([sys.executable, "-m", "molecule", "test", "-s", scenario], cwd=REPO,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    env=env, text=True)
             self.procs[scenario] = proc
             for line in proc.stdout:  # stamped as it arrives: the step times come from these stamps
                 stamped.append((time.monotonic(), line))
