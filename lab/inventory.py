@@ -10,14 +10,10 @@ from pathlib import Path
 
 import yaml
 
-from .topology import Topology
+from .topology import Topology, group_of
 
 SSH_ARGS = ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "
             "-o ControlMaster=auto -o ControlPersist=300s")
-
-
-def group_of(role: str) -> str:
-    return role + "s"
 
 
 def build(topo: Topology, lab: str, ports: dict, key: Path, wheels: Path | None = None) -> dict:

@@ -36,6 +36,11 @@ class TopologyError(ValueError):
     pass
 
 
+def group_of(role: str) -> str:
+    """The inventory group of a role's hosts."""
+    return role + "s"
+
+
 @dataclass(frozen=True)
 class Nic:
     lan: str
@@ -215,6 +220,6 @@ def _groups(value, role: str, where: str) -> tuple:
         if not isinstance(group, str) or not GROUP_RE.match(group):
             raise TopologyError(f"{where}: {group!r}: group names are lowercase letters, digits and '_', "
                                 "starting with a letter, at most 40 characters")
-        if group == "all" or group in (r + "s" for r in ROLES):
+        if group == "all" or group in (group_of(r) for r in ROLES):
             raise TopologyError(f"{where}: {group!r} is Ansible's or a role's own group (the role sets it)")
     return tuple(dict.fromkeys(value))
