@@ -28,7 +28,13 @@ class Site:
 
 
 class SchedulingChecks:
-    """What every method must show from the client: rr, wrr and persistence."""
+    """What every method must show: the contracted table, with the method's forwarding word (FORWARD,
+    as ipvsadm prints it), and from the client rr, wrr and persistence."""
+
+    FORWARD = ""
+
+    def test_director_table_is_the_contract(self, site):
+        lvs.check_table(site.lab, site.vip, self.FORWARD, site.services)
 
     def test_rr_spreads_new_connections_evenly(self, site):
         print(lvs.check_distribution(site.lab, site.vip, site.client, 80, site.services[80][1]))
@@ -43,8 +49,7 @@ class SchedulingChecks:
 class DrChecks(SchedulingChecks):
     """LVS-DR: real servers on the director's LAN hold the VIP without answering ARP and reply directly."""
 
-    def test_director_table_is_the_contract(self, site):
-        lvs.check_table(site.lab, site.vip, "Route", site.services)
+    FORWARD = "Route"
 
     def test_realservers_share_the_directors_lan(self, site):
         lab = site.lab
@@ -85,11 +90,17 @@ class DrChecks(SchedulingChecks):
             assert f"inet {vip}/32" in out and out.split()[-2:] == ["1", "2"], f"{rs} after the reboot: {out!r}"
 
 
-class NatChecks(SchedulingChecks):
+class RemotePairChecks(SchedulingChecks):
+    """NAT and TUN real servers are on no LAN of the client: the VIP is the director's alone."""
+
+    def test_the_director_owns_the_vip(self, site):
+        print(lvs.check_vip_owned_by_director(site.lab, site.vip, site.client, flush_on_realservers=False))
+
+
+class NatChecks(RemotePairChecks):
     """LVS-NAT: real servers on another LAN route back through the director, which rewrites both ways."""
 
-    def test_director_table_is_the_contract(self, site):
-        lvs.check_table(site.lab, site.vip, "Masq", site.services)
+    FORWARD = "Masq"
 
     def test_realservers_sit_behind_the_director(self, site):
         """Another subnet than the client's, default route via the director's address on their LAN."""
@@ -104,9 +115,6 @@ class NatChecks(SchedulingChecks):
             dip = lab.nic_towards(director, address)["address"]
             route = lab.hosts[rs].check_output("ip -4 route show default")
             assert f"default via {dip} " in route + " ", f"{rs}: default route {route!r}, want via {dip}"
-
-    def test_the_director_owns_the_vip(self, site):
-        print(lvs.check_vip_owned_by_director(site.lab, site.vip, site.client, flush_on_realservers=False))
 
     def test_replies_come_back_through_the_director_from_the_vip(self, site):
         print(lvs.check_replies_through_director(site.lab, site.vip, site.client))
@@ -126,11 +134,10 @@ class NatChecks(SchedulingChecks):
             assert f"default via {gateway} " in route, f"{rs} after the reboot: {route!r}, want via {gateway}"
 
 
-class TunChecks(SchedulingChecks):
+class TunChecks(RemotePairChecks):
     """LVS-TUN: real servers a routed hop away take the requests out of an IPIP tunnel and reply directly."""
 
-    def test_director_table_is_the_contract(self, site):
-        lvs.check_table(site.lab, site.vip, "Tunnel", site.services)
+    FORWARD = "Tunnel"
 
     def test_realservers_are_a_routed_hop_away(self, site):
         """Not on any LAN of the director: it reaches them only through a gateway."""
@@ -150,9 +157,6 @@ class TunChecks(SchedulingChecks):
         print(lvs.check_vip_on(lab, site.vip, "tunl0"))
         print(lvs.check_rp_filter_off(lab, "tunl0"))
         print(lvs.check_arp_sysctls(lab, lambda rs: [n["interface"] for n in lab.hostvars[rs]["lab_nics"].values()]))
-
-    def test_the_director_owns_the_vip(self, site):
-        print(lvs.check_vip_owned_by_director(site.lab, site.vip, site.client, flush_on_realservers=False))
 
     def test_requests_arrive_through_the_tunnel(self, site):
         print(lvs.check_tunnel_carries(site.lab, site.vip, site.client))
