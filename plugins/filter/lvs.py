@@ -12,110 +12,41 @@ from __future__ import annotations
 # lvs_ipvsadm_rules.yml, lvs_service_names.yml and lvs_preflight.yml. ansible-doc reads those only while
 # this file has no DOCUMENTATION of its own, so it must not get one.
 
+import ipaddress
+
 from ansible.errors import AnsibleFilterError
 from ansible_collections.lvs.cluster.plugins.module_utils import _model
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import LvsError
-
-# Keys the roles accept on top of the module's schema; the keepalived ones are read only by the
-# keepalived backend (plugins/filter/keepalived.py) and ignored by the ipvs backend.
-KEEPALIVED_SERVICE_KEYS = ('healthcheck', 'sorry_server', 'inhibit_on_failure')
-ROLE_SERVICE_KEYS = ('forwarding', 'name') + KEEPALIVED_SERVICE_KEYS
-ROLE_DEST_KEYS = ('host',)
-# The kernel takes weights up to 2^31-1 (and so do the modules), but ipvsadm, which restores the table at
-# boot, and keepalived stop at 65535.
-ROLE_WEIGHT_MAX = 65535
+from ansible_collections.lvs.cluster.plugins.plugin_utils.role_schema import parse_services
 
 
 def lvs_table(services, hostvars, groups, realserver_group='realservers', address_var='lvs_address'):
-    """Services as the ipvs_table module takes them.
-
-    Per service, `forwarding` (nat, dr, tun) is the default of its destinations. Destinations may name
-    an inventory `host` instead of an address (its `address_var` host variable is used); a service
-    without `destinations` gets every host of `realserver_group`, on the service's port. Addresses come
-    out in their normal form (no stray whitespace), so that no consumer writes an input string as given.
-    """
-    if services is None:
-        services = []
-    if not isinstance(services, list):
-        raise AnsibleFilterError('services: must be a list of services, got %s' % type(services).__name__)
-    out = []
-    for index, service in enumerate(services):
-        where = 'services[%d]' % index
-        if not isinstance(service, dict):
-            raise AnsibleFilterError('%s: must be a dict' % where)
-        service = dict(service)
-        forwarding = service.pop('forwarding', None)
-        if forwarding is not None and forwarding not in _model.FORWARDING:
-            raise AnsibleFilterError('%s.forwarding: %r is not a forwarding method (accepted: %s)'
-                                     % (where, forwarding, ', '.join(sorted(_model.FORWARDING))))
-        for key in ROLE_SERVICE_KEYS:
-            service.pop(key, None)
-        if service.get('address') is not None:
-            service['address'] = _normal_address(service['address'])
-        dests = service.pop('destinations', None)
-        if dests is None:
-            if realserver_group not in groups:
-                raise AnsibleFilterError('%s: has no destinations, and the inventory has no group %r to take '
-                                         'them from (the real server group; groups: %s)'
-                                         % (where, realserver_group, ', '.join(sorted(groups))))
-            dests = [{'host': h} for h in groups.get(realserver_group, [])]
-        if not isinstance(dests, list):
-            raise AnsibleFilterError('%s.destinations: must be a list of dicts' % where)
-        expanded = []
-        for dindex, dest in enumerate(dests):
-            dwhere = '%s.destinations[%d]' % (where, dindex)
-            if not isinstance(dest, dict):
-                raise AnsibleFilterError('%s: must be a dict (address or host, port, weight, ...), got %r'
-                                         % (dwhere, dest))
-            dest = dict(dest)
-            host = dest.pop('host', None)
-            if host is not None:
-                if 'address' in dest:
-                    raise AnsibleFilterError('%s: give host or address, not both' % dwhere)
-                if host not in hostvars:
-                    raise AnsibleFilterError('%s.host: %s is not in the inventory' % (dwhere, host))
-                address = hostvars[host].get(address_var)
-                if not address:
-                    raise AnsibleFilterError('%s.host: %s has no %s variable (its address on the cluster LAN)'
-                                             % (dwhere, host, address_var))
-                dest['address'] = address
-            if dest.get('address') is not None:
-                dest['address'] = _normal_address(dest['address'])
-            if forwarding is not None:
-                dest.setdefault('forwarding', forwarding)
-            if service.get('port') is not None:
-                dest.setdefault('port', service['port'])
-            weight = dest.get('weight', 1)
-            if isinstance(weight, int) and not isinstance(weight, bool) and weight > ROLE_WEIGHT_MAX:
-                raise AnsibleFilterError('%s.weight: %d is more than the boot restore (ipvsadm -R) and keepalived '
-                                         'take (accepted: 0..%d)' % (dwhere, weight, ROLE_WEIGHT_MAX))
-            expanded.append(dest)
-        service['destinations'] = expanded
-        out.append(service)
-    _parse(out)  # fail here, on the controller, with the field's path
-    return out
-
-
-def _normal_address(value):
-    """The compressed text of an address; a value that is none is left for the model to name."""
-    import ipaddress
+    """Services as the ipvs_table module takes them, from the role schema (plugin_utils/role_schema.py):
+    expanded against the inventory, validated as a whole (every error with its field), and written back
+    from the typed values, so that no consumer sees an input string as it was given."""
     try:
-        return ipaddress.ip_address(str(value).strip()).compressed
-    except ValueError:
-        return value
+        table = parse_services(services, hostvars, groups, realserver_group, address_var)
+    except LvsError as exc:
+        raise AnsibleFilterError(str(exc))
+    return [service.module_params() for service in table]
 
 
 def lvs_vips_for(services, addresses):
     """[{address: VIP, forwarding: dr|tun|nat}] for the real server owning any of `addresses`."""
-    mine = set(str(a) for a in (addresses or []))
+    mine = set()
+    for address in addresses or []:
+        try:
+            mine.add(ipaddress.ip_address(str(address).strip()).compressed)
+        except ValueError:
+            continue  # not an address of this host's: it serves nothing
+    table = _parse(services)
     seen, vips = set(), []
-    for service in services or []:
-        for dest in service.get('destinations', []):
-            if str(dest.get('address')) in mine:
-                item = (str(service.get('address')), dest.get('forwarding', 'dr'))
-                if item not in seen and service.get('address'):
-                    seen.add(item)
-                    vips.append({'address': item[0], 'forwarding': item[1]})
+    for key in table.services:
+        for dest in table.dests[key].values():
+            item = (key.address, dest.forwarding)
+            if dest.address in mine and key.address and item not in seen:
+                seen.add(item)
+                vips.append({'address': item[0], 'forwarding': item[1]})
     return vips
 
 
@@ -207,9 +138,16 @@ def _vs_arg(key):
     return [flag, _endpoint(key.address, key.port)]
 
 
+def _normal(address):
+    """An address in its normal form, to compare with the table's; a value that is none stays as text."""
+    try:
+        return ipaddress.ip_address(str(address).strip()).compressed
+    except ValueError:
+        return str(address)
+
+
 def _networks(facts):
     """Every interface network of a host, IPv4 and IPv6, from its gathered network facts."""
-    import ipaddress
     nets = []
     for name in facts.get('interfaces', []):
         iface = facts.get(name.replace('-', '_'), {}) or {}
@@ -231,28 +169,26 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
 
     Needs the directors' network facts, and for TUN real servers the registered `__lvs_ipip` (result of
     `modinfo ipip`)."""
-    import ipaddress
+    table = _parse(services)
     problems = []
     by_address = {}
     for host in realservers:
         address = hostvars[host].get(address_var)
         if address:
-            by_address[str(address)] = host
+            by_address[_normal(address)] = host
     director_nets = {d: _networks(hostvars[d].get('ansible_facts', {})) for d in directors}
-    for index, service in enumerate(services or []):
-        if not service.get('address') and not service.get('fwmark'):
-            problems.append('services[%d]: no VIP (address) and no fwmark' % index)
-        for dest in service.get('destinations', []):
-            ip = ipaddress.ip_address(str(dest['address']))
-            host = by_address.get(str(dest['address']), str(dest['address']))
-            method = dest.get('forwarding', 'dr')
+    for dests in table.dests.values():
+        for dest in dests.values():
+            ip = ipaddress.ip_address(dest.address)
+            host = by_address.get(dest.address, dest.address)
+            method = dest.forwarding
             if method == 'dr':
                 for director, nets in director_nets.items():
                     if not any(ip in n.network for n in nets if n.version == ip.version):
                         problems.append('%s (DR) shares no LAN with director %s: direct routing only works on '
                                         'one layer-2 segment' % (host, director))
             elif method == 'nat' and host in hostvars:
-                gateway = str(hostvars[host].get('realserver_nat_gateway', ''))
+                gateway = _normal(hostvars[host].get('realserver_nat_gateway', ''))
                 director_ips = {str(n.ip) for nets in director_nets.values() for n in nets}
                 if gateway not in director_ips:
                     problems.append('%s (NAT): its gateway %r is not an address of a director (%s); replies '
@@ -264,7 +200,7 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
     # The ipvs backend holds every VIP on its director for good: two such directors would both answer
     # ARP for the same address. Only VRRP (the keepalived backend) gives a shared VIP one holder.
     static = sorted(d for d in directors if hostvars[d].get('director_backend', 'ipvs') == 'ipvs')
-    vips = sorted({str(s['address']) for s in services or [] if s.get('address')})
+    vips = sorted({key.address for key in table.services if key.address})
     if len(static) > 1 and vips:
         problems.append('directors %s all run the ipvs backend and would all hold VIP(s) %s: two hosts '
                         'answering ARP for one address; set director_backend: keepalived (VRRP gives each '

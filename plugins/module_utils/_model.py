@@ -31,6 +31,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._errors import (
     ValidationError,
     ValidationErrors,
 )
+from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import IFNAME_ACCEPTED, is_ifname
 
 # Linux values, written out so the model also runs on a non-Linux controller.
 AF_INET = 2
@@ -484,7 +485,9 @@ def service_key_from_params(params, path='', errors=None):
 
 
 def _service_key(params, path, errors, require_port):
-    fwmark = _get_int(params, 'fwmark', path, errors, 0, FWMARK_MAX)
+    # a mark of 0 is "no mark" to the kernel: given, it is a mistake, not an address service
+    fwmark = _get_int(params, 'fwmark', path, errors, 1, FWMARK_MAX,
+                      accepted='1..%d, or omit fwmark for an address service' % FWMARK_MAX)
     family = _get_choice(params, 'family', path, errors, tuple(FAMILIES))
     if fwmark:
         for name in ('address', 'port', 'protocol'):
@@ -746,9 +749,9 @@ def sync_daemons_from_params(items, path='sync_daemons', errors=None):
         if role is None and params.get('role') is None:
             errors.add(dpath + 'role', 'is required', ', '.join(SYNC_STATES))
         interface = params.get('interface')
-        if not interface or not isinstance(interface, str) or len(interface) > 15:
+        if not is_ifname(interface):
             errors.add(dpath + 'interface', 'invalid interface name %r' % (interface,),
-                       'an interface name of 1..15 characters', interface)
+                       IFNAME_ACCEPTED, interface)
             interface = None
         sync_id = _get_int(params, 'sync_id', dpath, errors, 0, SYNC_ID_MAX, default=0)
         max_len = _get_int(params, 'max_len', dpath, errors, 1, PORT_MAX)

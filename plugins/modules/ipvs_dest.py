@@ -184,6 +184,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._diff import (
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import (
     KernelError,
     LvsError,
+    ValidationError,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     DEST_OPTIONS,
@@ -231,7 +232,7 @@ def _drain(module, client, key, current, result, clock, sleep):
         apply_plan(client, [Op(SET, 'dest', key=key, dest=quiesced(current),
                                changes=(('weight', current.weight, 0),))], result)
     start = clock()
-    deadline = start + max(params['drain_timeout'], 0)
+    deadline = start + params['drain_timeout']
     while True:
         dests, counters = client.dump_dests(key, with_stats=True)
         if current.key not in dests:
@@ -256,6 +257,9 @@ def _drain(module, client, key, current, result, clock, sleep):
 
 def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
     params = module.params
+    if params['drain_timeout'] < 0:
+        raise ValidationError('drain_timeout', '%d is negative' % params['drain_timeout'],
+                              'seconds, 0 or more (0: quiesce and decide at once)', params['drain_timeout'])
     key = service_key_from_params(params['service'], path='service.')
     state = params['state']
     dest_params = pick(params, DEST_OPTIONS)

@@ -185,7 +185,7 @@ INJECTED = "\n}\nvirtual_server 203.0.113.66 80 {\n  real_server 203.0.113.66 80
 
 
 @pytest.mark.parametrize("kw, services, message", [
-    ({}, [dict(HTTP, healthcheck={"type": "http", "path": "/" + INJECTED})], "services[0].destinations[0] healthcheck.path"),
+    ({}, [dict(HTTP, healthcheck={"type": "http", "path": "/" + INJECTED})], "services[0].healthcheck.path"),
     ({}, [dict(HTTP, healthcheck={"type": "http", "path": "/a b"})], "healthcheck.path"),
     ({}, [dict(HTTP, healthcheck={"type": "http", "path": "/#x"})], "healthcheck.path"),
     ({}, [dict(HTTP, healthcheck={"type": "http", "path": "health"})], "healthcheck.path"),

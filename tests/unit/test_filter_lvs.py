@@ -34,9 +34,11 @@ def facts(**ifaces):
 def test_service_without_destinations_gets_every_real_server_on_its_port():
     table = lvs_table([{"address": "198.51.100.100", "port": 80, "forwarding": "dr", "scheduler": "rr"}],
                       hostvars(), GROUPS)
-    assert table == [{"address": "198.51.100.100", "port": 80, "scheduler": "rr", "destinations": [
-        {"address": "198.51.100.11", "forwarding": "dr", "port": 80},
-        {"address": "198.51.100.12", "forwarding": "dr", "port": 80}]}]
+    # written back from the typed values: the key in full, every destination with its forwarding
+    assert table == [{"protocol": "tcp", "address": "198.51.100.100", "port": 80, "family": "ipv4",
+                      "scheduler": "rr", "destinations": [
+                          {"address": "198.51.100.11", "forwarding": "dr", "port": 80, "weight": 1},
+                          {"address": "198.51.100.12", "forwarding": "dr", "port": 80, "weight": 1}]}]
 
 
 def test_destinations_by_host_keep_their_own_settings():
@@ -47,7 +49,7 @@ def test_destinations_by_host_keep_their_own_settings():
 
 
 @pytest.mark.parametrize("services, message", [
-    ([{"address": "198.51.100.100", "port": 80, "destinations": [{"host": "nope"}]}], "nope is not in the inventory"),
+    ([{"address": "198.51.100.100", "port": 80, "destinations": [{"host": "nope"}]}], "destinations\\[0\\].host: 'nope' is not in the inventory"),
     ([{"address": "198.51.100.100", "port": 80, "scheduler": "fastest"}], "scheduler"),
     ([{"address": "198.51.100.100", "port": 80, "forwarding": "dr",
        "destinations": [{"host": "rs1", "port": 8080}]}], "port"),
@@ -168,8 +170,8 @@ def test_preflight_refuses_two_ipvs_backend_directors_sharing_a_vip():
 
 
 def test_preflight_service_without_vip():
-    problems = lvs_preflight([{"port": 80, "destinations": []}], hostvars(), ["lb"], ["rs1", "rs2"])
-    assert problems == ["services[0]: no VIP (address) and no fwmark"]
+    with pytest.raises(AnsibleFilterError, match=r"services\[0\].address: is required"):
+        lvs_preflight([{"port": 80, "destinations": []}], hostvars(), ["lb"], ["rs1", "rs2"])
 
 
 def test_service_names_are_ipvs_info_names():

@@ -1,0 +1,620 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) the lvs.cluster authors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The role schema: what the director and realserver roles, and site.yml, take as services, VRRP
+instances, health checks and a sync daemon.
+
+It extends the module schema (module_utils/_model.py) with the keys only the roles know: a service's
+default `forwarding`, destinations named by inventory `host`, and the keepalived backend's settings.
+The whole input is validated here once, every error collected with its field path, and what comes out
+is typed: parsed and normalised addresses, ints in range, booleans by Ansible's rules, interface names by
+the kernel's. The filters (lvs_table, lvs_keepalived_conf, lvs_keepalived_sync) only format these values;
+none of them reads a raw input string.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible_collections.lvs.cluster.plugins.module_utils import _model
+from ansible_collections.lvs.cluster.plugins.module_utils._errors import ValidationError, ValidationErrors
+from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import IFNAME_ACCEPTED, is_ifname
+
+# Keys a role service takes on top of the module's schema; the keepalived ones only matter to the
+# keepalived backend, but are checked for every backend so that a switch of backend finds no surprise.
+ROLE_SERVICE_KEYS = ('forwarding', 'name', 'healthcheck', 'sorry_server', 'inhibit_on_failure')
+ROLE_DEST_KEYS = ('host',)
+# The kernel takes weights up to 2^31-1 (and so do the modules), but ipvsadm, which restores the table at
+# boot, and keepalived stop at 65535.
+ROLE_WEIGHT_MAX = 65535
+ROLE_FORWARDING = ('dr', 'nat', 'tun', 'local')
+DEFAULT_FORWARDING = _model.DEST_OPTIONS['forwarding']['default']
+
+# Health checks (keepalived backend): option -> (default, low, high) for the integers.
+CHECK_TYPES = ('tcp', 'http', 'misc', 'none')
+CHECK_KEYS = {
+    'tcp': ('type', 'delay_loop', 'port', 'connect_timeout', 'retry', 'delay_before_retry'),
+    'http': ('type', 'delay_loop', 'port', 'connect_timeout', 'retry', 'delay_before_retry', 'path',
+             'status_code'),
+    'misc': ('type', 'delay_loop', 'misc_path', 'misc_timeout', 'retry', 'delay_before_retry'),
+    'none': ('type', 'delay_loop'),
+}
+CHECK_INTS = {'delay_loop': (5, 1, 3600), 'port': (None, 1, 65535), 'connect_timeout': (3, 1, 3600),
+              'retry': (1, 0, 100), 'delay_before_retry': (1, 0, 3600), 'status_code': (200, 100, 599),
+              'misc_timeout': (5, 1, 3600)}
+INSTANCE_KEYS = ('name', 'virtual_router_id', 'vips', 'interface', 'priority', 'advert_int', 'preempt',
+                 'preempt_delay')
+DEFAULT_INSTANCES = ({'name': 'VI_LVS', 'virtual_router_id': 51},)
+SYNC_KEYS = ('enabled', 'interface', 'instance', 'id', 'refresh_period')
+REFRESH_DEFAULT = 10  # seconds between re-sends of an active connection's state
+REFRESH_MAX = 3600
+AUTH_PASS_MAX = 8  # VRRPv2 simple password: keepalived silently truncates longer ones
+
+# keepalived splits a line into words at whitespace, and '#' or '!' start a comment, so a newline, a
+# space or a comment character in a value would add or cut directives that --config-test accepts.
+_WORD = re.compile(r'^[A-Za-z0-9_.-]{1,64}$')
+_INSTANCE_NAME = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
+_HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~%/?&=+,;:@$*()-]{0,1023}$")
+_MISC_PATH = re.compile(r'^/[\x20-\x7e]{0,1023}$')
+_AUTH_PASS = re.compile(r'^[\x21-\x7e]{1,%d}$' % AUTH_PASS_MAX)
+_COMMENT_OR_QUOTE = set('#!"\\{}')
+HTTP_PATH_ACCEPTED = ('"/" then up to 1023 of letters, digits and - . _ ~ % / ? & = + , ; : @ $ * ( ); no '
+                      'spaces, quotes, "#" or "!"')
+MISC_PATH_ACCEPTED = ('an absolute path and arguments, printable ASCII without quotes, backslashes, braces, '
+                      '"#" or "!"; at most 1024 characters')
+
+
+# --------------------------------------------------------------------------
+# Typed values out
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HealthCheck:
+    type: str
+    delay_loop: int
+    port: Optional[int] = None
+    connect_timeout: int = 3
+    retry: int = 1
+    delay_before_retry: int = 1
+    path: str = '/'
+    status_code: int = 200
+    misc_path: Optional[str] = None
+    misc_timeout: int = 5
+
+
+@dataclass(frozen=True)
+class SorryServer:
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
+class RoleService:
+    """One service of the roles: the module schema's Service and Dests, plus the role's keys."""
+
+    service: _model.Service
+    dests: Tuple[_model.Dest, ...]
+    forwarding: str  # that of the first destination, else the service's: keepalived's lvs_method
+    index: int = 0  # in the role's list of services, for error paths
+    name: Optional[str] = None
+    healthcheck: Optional[HealthCheck] = None  # only parsed for the keepalived backend
+    sorry_server: Optional[SorryServer] = None
+    inhibit_on_failure: bool = False
+
+    @property
+    def key(self):
+        return self.service.key
+
+    def module_params(self):
+        """The service as lvs.cluster.ipvs_table takes it, written from the typed values (defaults left
+        out, so that the module applies its own; every destination names its forwarding)."""
+        return dict(_service_params(self.service), destinations=[_dest_params(d) for d in self.dests])
+
+
+@dataclass(frozen=True)
+class VrrpInstance:
+    name: str
+    vrid: int
+    vips: Tuple[str, ...]
+    interface: str
+    priority: int
+    advert_int: int
+    preempt: bool
+    preempt_delay: int
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    interface: str
+    sync_id: int
+    refresh_period: int
+
+
+@dataclass(frozen=True)
+class KeepalivedDirector:
+    """Everything keepalived.conf and the sync daemons of one director are made of."""
+
+    router_id: str
+    services: Tuple[RoleService, ...]
+    instances: Tuple[VrrpInstance, ...]
+    sync: Optional[SyncSettings]
+    auth_pass: str
+
+
+def _service_params(service):
+    out = service.key.to_dict()
+    if service.key.fwmark:
+        out = {'fwmark': service.key.fwmark, 'family': service.key.family}
+    defaults = _model.Service(key=service.key)
+    for name, value in service.settings().items():
+        if name == 'persistence_netmask' and not service.persistence_timeout:
+            continue
+        if value != getattr(defaults, name):
+            out[name] = value
+    return out
+
+
+def _dest_params(dest):
+    out = {'address': dest.address, 'port': dest.port, 'forwarding': dest.forwarding, 'weight': dest.weight}
+    for name in ('upper_threshold', 'lower_threshold'):
+        if getattr(dest, name):
+            out[name] = getattr(dest, name)
+    if dest.forwarding == 'tun':
+        out['tunnel_type'] = dest.tunnel_type
+        out['tunnel_checksum'] = dest.tunnel_checksum
+        if dest.tunnel_port:
+            out['tunnel_port'] = dest.tunnel_port
+    return out
+
+
+# --------------------------------------------------------------------------
+# Errors: all of them, each once, with its field
+# --------------------------------------------------------------------------
+
+class Errors(_model.ErrorCollector):
+    """The model's collector, keeping each message once (a default shared by every service is reported
+    where it is written, not once per service)."""
+
+    def add(self, field_path, message, accepted=None, value=None):
+        error = ValidationError(field_path, message, accepted, value)
+        if str(error) not in (str(e) for e in self.items):
+            self.items.append(error)
+
+    def check(self):
+        """Raise ValidationError (one) or ValidationErrors (several)."""
+        self.raise_if_any()
+
+
+def as_int(value, where, low, high, errors, default=None):
+    """An int in [low, high]: an int or a string of digits; floats are refused, not truncated."""
+    if value is None:
+        return default
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().lstrip('-').isdigit():
+        number = int(value.strip())
+    if number is None or not low <= number <= high:
+        return errors.add(where, 'must be an integer from %d to %d, got %r' % (low, high, value))
+    return number
+
+
+def as_bool(value, where, errors, default=False):
+    """A boolean by Ansible's rules: "no" and "false" are false, "maybe" is an error."""
+    if value is None:
+        return default
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        return errors.add(where, 'must be a boolean (true/false, yes/no, 1/0), got %r' % (value,))
+
+
+def as_ifname(value, where, errors):
+    if not is_ifname(value):
+        return errors.add(where, 'invalid interface name %r' % (value,), IFNAME_ACCEPTED)
+    return value
+
+
+def as_address(value, where, errors):
+    """The compressed text of an address."""
+    try:
+        return ipaddress.ip_address(str(value).strip()).compressed
+    except ValueError:
+        return errors.add(where, '%r is not an IPv4 or IPv6 address' % (value,))
+
+
+def as_dict(value, where, errors, what):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        return errors.add(where, 'must be a dict (%s), got %s' % (what, type(value).__name__))
+    return value
+
+
+def unknown_keys(data, allowed, where, errors):
+    extra = sorted(str(k) for k in set(data) - set(allowed))
+    if extra:
+        errors.add(where, 'unknown key(s) %s; accepted: %s' % (', '.join(extra), ', '.join(allowed)))
+
+
+# --------------------------------------------------------------------------
+# Services
+# --------------------------------------------------------------------------
+
+def parse_services(services, hostvars, groups, realserver_group='realservers', address_var='lvs_address',
+                   healthcheck=None, errors=None, path='services'):
+    """The role's services, expanded against the inventory and validated: a tuple of RoleService.
+
+    Per service, `forwarding` is the default of its destinations. A destination may name an inventory
+    `host` instead of an address (its `address_var` host variable is used); a service without
+    `destinations` gets every host of `realserver_group`, on the service's port. With `healthcheck` (the
+    director's default check, keepalived backend) each service's check is merged over it and typed.
+    """
+    own = errors is None
+    errors = errors if errors is not None else Errors()
+    if services is None:
+        services = []
+    if not isinstance(services, list):
+        errors.add(path, 'must be a list of services, got %s' % type(services).__name__)
+        services = []
+    default_check = None
+    if healthcheck is not None:
+        default_check = _check_dict(healthcheck, {}, 'director_healthcheck', errors)
+    module_params, extras = [], []
+    for index, raw in enumerate(services):
+        where = '%s[%d]' % (path, index)
+        if not isinstance(raw, dict):
+            # the model names it ("must be a dict"), at the same index
+            module_params.append(raw)
+            extras.append(None)
+            continue
+        params, extra = _expand_service(raw, where, hostvars, groups, realserver_group, address_var, errors)
+        extra['index'] = index
+        if default_check is not None:
+            extra['healthcheck'] = _service_check(raw.get('healthcheck'), healthcheck, default_check,
+                                                  where + '.healthcheck', errors)
+        module_params.append(params)
+        extras.append(extra)
+    table = _model.parse_table(module_params, path, errors)
+    out = ()
+    if not errors.items:
+        out = tuple(_role_service(service, table, extra, path, errors)
+                    for service, extra in zip(table.services.values(), extras))
+    if own:
+        errors.check()
+    return out
+
+
+def _expand_service(raw, where, hostvars, groups, realserver_group, address_var, errors):
+    """(the service in the module's schema, the role's own keys typed)."""
+    params = {k: v for k, v in raw.items() if k not in ROLE_SERVICE_KEYS}
+    extra = {}
+    forwarding = raw.get('forwarding')
+    if forwarding is not None and forwarding not in ROLE_FORWARDING:
+        errors.add(where + '.forwarding', '%r is not a forwarding method' % (forwarding,), ', '.join(ROLE_FORWARDING))
+        forwarding = None
+    extra['forwarding'] = forwarding
+    name = raw.get('name')
+    if name is not None and not isinstance(name, str):
+        errors.add(where + '.name', 'must be a string (a label), got %r' % (name,))
+    extra['name'] = name if isinstance(name, str) else None
+    extra['inhibit_on_failure'] = as_bool(raw.get('inhibit_on_failure'), where + '.inhibit_on_failure', errors)
+    extra['sorry_server'] = raw.get('sorry_server')  # typed once the service's family is known
+    dests = raw.get('destinations')
+    if dests is None:
+        if realserver_group not in groups:
+            errors.add(where, 'has no destinations, and the inventory has no group %r to take them from (the '
+                              'real server group; groups: %s)' % (realserver_group, ', '.join(sorted(groups))))
+            dests = []
+        else:
+            dests = [{'host': h} for h in groups.get(realserver_group) or []]
+    if not isinstance(dests, list):
+        errors.add(where + '.destinations', 'must be a list of dicts, got %s' % type(dests).__name__)
+        dests = []
+    expanded = []
+    for dindex, dest in enumerate(dests):
+        dwhere = '%s.destinations[%d]' % (where, dindex)
+        if not isinstance(dest, dict):
+            errors.add(dwhere, 'must be a dict (address or host, port, weight, ...), got %r' % (dest,))
+            continue
+        dest = dict(dest)
+        host = dest.pop('host', None)
+        if host is not None:
+            if 'address' in dest:
+                errors.add(dwhere, 'give host or address, not both')
+                continue
+            address = _host_address(host, hostvars, address_var, dwhere + '.host', errors)
+            if address is None:
+                continue
+            dest['address'] = address
+        if forwarding is not None:
+            dest.setdefault('forwarding', forwarding)
+        if params.get('port') is not None:
+            dest.setdefault('port', params['port'])
+        weight = dest.get('weight')
+        if isinstance(weight, str) and weight.strip().isdigit():
+            weight = int(weight)
+        if isinstance(weight, int) and not isinstance(weight, bool) and weight > ROLE_WEIGHT_MAX:
+            errors.add(dwhere + '.weight', '%d is more than the boot restore (ipvsadm -R) and keepalived take'
+                       % weight, '0..%d' % ROLE_WEIGHT_MAX)
+            continue
+        expanded.append(dest)
+    params['destinations'] = expanded
+    return params, extra
+
+
+def _host_address(host, hostvars, address_var, where, errors):
+    if not isinstance(host, str) or host not in hostvars:
+        return errors.add(where, '%r is not in the inventory' % (host,))
+    address = (hostvars[host] or {}).get(address_var)
+    if not address:
+        return errors.add(where, '%s has no %s variable (its address on the cluster LAN)' % (host, address_var))
+    return address
+
+
+def _role_service(service, table, extra, path, errors):
+    dests = tuple(table.dests[service.key].values())
+    where = '%s[%d]' % (path, extra['index'])
+    forwarding = dests[0].forwarding if dests else (extra['forwarding'] or DEFAULT_FORWARDING)
+    return RoleService(service=service, dests=dests, forwarding=forwarding, index=extra['index'],
+                       name=extra['name'], healthcheck=extra.get('healthcheck'),
+                       sorry_server=_sorry_server(extra['sorry_server'], service, where + '.sorry_server', errors),
+                       inhibit_on_failure=bool(extra['inhibit_on_failure']))
+
+
+def _sorry_server(raw, service, where, errors):
+    if not raw:
+        return None
+    if not isinstance(raw, dict) or not raw.get('address'):
+        return errors.add(where, 'a dict with address and port (default: the service port)')
+    unknown_keys(raw, ('address', 'port'), where, errors)
+    port = as_int(raw.get('port', service.key.port or None), where + '.port', 1, 65535, errors)
+    if raw.get('port') is None and not service.key.port:
+        errors.add(where + '.port', 'is required for a fwmark or all-ports service', '1..65535')
+    address = as_address(raw['address'], where + '.address', errors)
+    if address is None or port is None:
+        return None
+    family = 'ipv4' if ipaddress.ip_address(address).version == 4 else 'ipv6'
+    if family != service.key.family:
+        # keepalived --config-test refuses it ("address family ... don't match")
+        return errors.add(where + '.address', '%s is %s, the service is %s' % (address, family, service.key.family),
+                          "an address of the service's family")
+    return SorryServer(address=address, port=port)
+
+
+# --------------------------------------------------------------------------
+# Health checks
+# --------------------------------------------------------------------------
+
+def _check_dict(raw, base, where, errors, base_where=None):
+    """The check as a dict of checked values: `raw` merged over `base` (the director's default). An
+    error in a key that came from `base` names `base_where`, where it was written."""
+    raw = as_dict(raw, where, errors, 'type and its keys')
+    if raw is None:
+        return None
+    check = dict(base)
+    if raw.get('type') and raw.get('type') != base.get('type'):
+        # another type keeps only how often the check runs
+        check = {'delay_loop': base['delay_loop']} if base.get('delay_loop') else {}
+    check.update(raw)
+    kind = check.setdefault('type', 'tcp')
+    if kind not in CHECK_TYPES:
+        return errors.add(where + '.type', 'must be one of %s, got %r' % (', '.join(CHECK_TYPES), kind))
+    unknown_keys(check, CHECK_KEYS[kind], where + ' (type %s)' % kind, errors)
+    out = {'type': kind}
+    for name in CHECK_KEYS[kind][1:]:
+        value = check.get(name)
+        field = '%s.%s' % (where if name in raw or base_where is None else base_where, name)
+        if name in CHECK_INTS:
+            default, low, high = CHECK_INTS[name]
+            out[name] = as_int(value, field, low, high, errors, default)
+        elif name == 'path':
+            out[name] = _checked_text(value if value is not None else '/', _HTTP_PATH, field,
+                                      'is not a URL path keepalived can check', HTTP_PATH_ACCEPTED, errors)
+        elif name == 'misc_path':
+            if not value:
+                errors.add(field, 'required with type misc (the command keepalived runs; exit 0 = healthy)')
+            else:
+                out[name] = _checked_text(value, _MISC_PATH, field,
+                                          'is not a command keepalived can run', MISC_PATH_ACCEPTED, errors)
+    return out
+
+
+def _service_check(raw, default_raw, default_check, where, errors):
+    """The HealthCheck of one service; errors in keys that came from the default name the default."""
+    if default_check is None:
+        return None
+    own = as_dict(raw, where, errors, 'type and its keys')
+    if own is None:
+        return None
+    if not own:
+        check = default_check
+    else:
+        base = as_dict(default_raw, 'director_healthcheck', errors, 'type and its keys') or {}
+        check = _check_dict(own, base, where, errors, 'director_healthcheck')
+    if check is None or None in [v for k, v in check.items() if k not in ('port',)]:
+        return None
+    return HealthCheck(**check)
+
+
+def _checked_text(value, pattern, where, what, accepted, errors):
+    if not isinstance(value, str) or not pattern.match(value) or set(value) & _COMMENT_OR_QUOTE:
+        return errors.add(where, '%r %s' % (value, what), accepted)
+    return value
+
+
+# --------------------------------------------------------------------------
+# keepalived: VRRP instances, sync daemon, password, router_id
+# --------------------------------------------------------------------------
+
+def parse_keepalived(services, hostvars, groups, host, realserver_group='realservers', address_var='lvs_address',
+                     instances=None, priority=100, auth_pass='', healthcheck=None, sync_daemon=None, facts=None):
+    """A KeepalivedDirector for `host`, or ValidationError(s) naming every bad field at once.
+
+    `facts` (the host's ansible_facts) give each VRRP instance its interface when the instance names
+    none: the interface whose network holds the instance's first VIP."""
+    errors = Errors()
+    table = parse_services(services, hostvars, groups, realserver_group, address_var,
+                           healthcheck=healthcheck if healthcheck is not None else {}, errors=errors)
+    for rs in table:
+        if 'local' in [rs.forwarding] + [d.forwarding for d in rs.dests]:
+            errors.add('services[%d]' % rs.index, 'forwarding local has no keepalived equivalent',
+                       'nat, dr, tun')
+    services_ok = not errors.items
+    vips = []
+    for rs in table:
+        if rs.key.address and rs.key.address not in vips:
+            vips.append(rs.key.address)
+    default_priority = as_int(priority, 'director_vrrp_priority', 1, 254, errors)
+    parsed = _instances(instances, vips if services_ok else None, default_priority, facts or {}, errors)
+    sync = _sync_settings(sync_daemon, parsed, errors)
+    if not _WORD.match(str(host)):
+        errors.add('inventory_hostname', "%r cannot be keepalived's router_id" % (host,),
+                   '1 to 64 letters, digits, "_", "." and "-"')
+    auth = auth_pass or ''
+    if auth and (not isinstance(auth, str) or not _AUTH_PASS.match(auth) or set(auth) & _COMMENT_OR_QUOTE):
+        errors.add('director_vrrp_auth_pass', '1 to %d printable ASCII characters without spaces, quotes, '
+                   'backslashes, braces, "#" or "!" (VRRPv2 PASS); the given value does not fit (not shown)'
+                   % AUTH_PASS_MAX)
+    errors.check()
+    if sync is not None and sync.refresh_period:
+        # A returning master waits until its peer has re-sent every active connection to it (one refresh
+        # period after its backup daemon started, which follows keepalived's start), or the connections
+        # opened meanwhile would be reset when it takes the VIP back.
+        parsed = [inst if inst.preempt_delay is not None else
+                  _with_delay(inst, 2 * sync.refresh_period + 2) for inst in parsed]
+    parsed = tuple(_with_delay(inst, 0) if inst.preempt_delay is None else inst for inst in parsed)
+    return KeepalivedDirector(router_id=str(host), services=table, instances=parsed, sync=sync, auth_pass=auth)
+
+
+def _with_delay(inst, delay):
+    return VrrpInstance(**dict(inst.__dict__, preempt_delay=delay))
+
+
+def _instances(instances, vips, priority, facts, errors):
+    """The VRRP instances that hold a VIP. `vips` is None when the services had errors: the instances
+    are then checked on their own, without the checks against the services."""
+    where_all = 'director_vrrp_instances'
+    if instances is None:
+        instances = list(DEFAULT_INSTANCES)
+    if not isinstance(instances, list) or not instances:
+        errors.add(where_all, 'must be a non-empty list of instances (dicts of %s)' % ', '.join(INSTANCE_KEYS))
+        return []
+    out, claimed, names, ids = [], {}, set(), set()
+    for index, inst in enumerate(instances):
+        where = '%s[%d]' % (where_all, index)
+        if not isinstance(inst, dict):
+            errors.add(where, 'must be a dict (%s)' % ', '.join(INSTANCE_KEYS))
+            continue
+        unknown_keys(inst, INSTANCE_KEYS, where, errors)
+        name = inst.get('name')
+        if not isinstance(name, str) or not _INSTANCE_NAME.match(name):
+            errors.add(where + '.name', 'letters, digits, "_" and "-" only, got %r' % (name,))
+            name = None
+        vrid = as_int(inst.get('virtual_router_id'), where + '.virtual_router_id', 1, 255, errors)
+        if inst.get('virtual_router_id') is None:
+            errors.add(where + '.virtual_router_id', 'is required', '1..255')
+        if (name is not None and name in names) or (vrid is not None and vrid in ids):
+            errors.add(where, 'name %s and virtual_router_id %s must be unique among the instances' % (name, vrid))
+        names.add(name)
+        ids.add(vrid)
+        raw_vips = inst.get('vips') or []
+        if not isinstance(raw_vips, list):
+            errors.add(where + '.vips', 'must be a list of VIPs, got %r' % (raw_vips,))
+            raw_vips = []
+        inst_vips = [as_address(v, '%s.vips[%d]' % (where, i), errors) for i, v in enumerate(raw_vips)]
+        for vip in inst_vips:
+            if vip is not None and vips is not None and vip not in vips:
+                errors.add(where + '.vips', '%s is the address of no service; services have %s'
+                           % (vip, ', '.join(vips) or 'none'))
+            claimed.setdefault(vip, name)
+        interface = inst.get('interface')
+        if interface is not None:
+            interface = as_ifname(interface, where + '.interface', errors)
+        delay = inst.get('preempt_delay')
+        out.append({'name': name, 'vrid': vrid, 'vips': [v for v in inst_vips if v], 'interface': interface,
+                    'priority': as_int(inst['priority'], where + '.priority', 1, 254, errors)
+                    if inst.get('priority') is not None else priority,
+                    'advert_int': as_int(inst.get('advert_int'), where + '.advert_int', 1, 255, errors, 1),
+                    'preempt': as_bool(inst.get('preempt'), where + '.preempt', errors, True),
+                    'preempt_delay': None if delay is None else as_int(delay, where + '.preempt_delay', 0, 1000,
+                                                                        errors)})
+    if vips is None or errors.items:
+        return []
+    # VIPs no instance names go to the first instance that lists no VIPs (the default catch-all)
+    rest = [v for v in vips if v not in claimed]
+    catch_all = [inst for inst in out if not inst['vips']]
+    if rest:
+        if not catch_all:
+            errors.add(where_all, 'VIP(s) %s belong to no instance; list them in one, or leave one instance '
+                                  'without vips to take the rest' % ', '.join(rest))
+            return []
+        catch_all[0]['vips'] = rest
+    typed = []
+    for inst in out:
+        if not inst['vips']:
+            continue
+        if not inst['interface']:
+            inst['interface'] = _interface_for(inst['vips'][0], facts, inst['name'], errors)
+        inst['vips'] = tuple(inst['vips'])
+        typed.append(VrrpInstance(**inst))
+    return typed
+
+
+def _interface_for(vip, facts, name, errors):
+    address = ipaddress.ip_address(vip)
+    for ifname in facts.get('interfaces', []):
+        data = facts.get(str(ifname).replace('-', '_').replace('.', '_')) or {}
+        nets = [data.get('ipv4')] + list(data.get('ipv4_secondaries') or []) if address.version == 4 \
+            else list(data.get('ipv6') or [])
+        for net in nets:
+            if not net or not net.get('address'):
+                continue
+            mask = net.get('netmask') or net.get('prefix')
+            try:
+                network = ipaddress.ip_interface('%s/%s' % (str(net['address']).split('%')[0], mask)).network
+            except ValueError:
+                continue  # a fact this schema cannot read holds no VIP
+            if mask and address in network:
+                return as_ifname(ifname, 'the interface of %s in the network facts' % vip, errors)
+    return errors.add('director_vrrp_instances', 'instance %s has no interface and no interface of this host is on '
+                      'the network of %s (gather network facts, or set interface on the instance)' % (name, vip))
+
+
+def _sync_settings(sync, instances, errors):
+    """None when no daemon runs; else the interface, sync ID and refresh period, typed."""
+    sync = as_dict(sync, 'director_sync_daemon', errors, ', '.join(SYNC_KEYS))
+    if sync is None:
+        return None
+    unknown_keys(sync, SYNC_KEYS, 'director_sync_daemon', errors)
+    enabled = as_bool(sync.get('enabled'), 'director_sync_daemon.enabled', errors, True)
+    sync_id = as_int(sync.get('id'), 'director_sync_daemon.id', 0, _model.SYNC_ID_MAX, errors, 0)
+    refresh = as_int(sync.get('refresh_period'), 'director_sync_daemon.refresh_period', 0, REFRESH_MAX, errors,
+                     REFRESH_DEFAULT)
+    interface = sync.get('interface')
+    if interface is not None:
+        interface = as_ifname(interface, 'director_sync_daemon.interface', errors)
+    if not enabled or not instances:
+        return None
+    name = sync.get('instance') or instances[0].name
+    match = [i for i in instances if i.name == name]
+    if not match:
+        return errors.add('director_sync_daemon.instance', '%s is not an instance; instances: %s'
+                          % (name, ', '.join(i.name for i in instances)))
+    # Both daemons run on every director, whatever its VRRP state: the master daemon sends the
+    # connections this director forwards, the backup daemon takes in its peer's. keepalived's
+    # lvs_sync_daemon, which switches them at each VRRP transition, hangs keepalived 2.2.7's VRRP process
+    # in an IPVS call when a director leaves MASTER just after entering it (both directors starting
+    # together): it then keeps the VIP and sends no advert, a split brain until keepalived restarts.
+    if None in (sync_id, refresh) or (sync.get('interface') is not None and interface is None):
+        return None
+    return SyncSettings(interface=interface or match[0].interface, sync_id=sync_id, refresh_period=refresh)
+
+
+__all__ = ['ValidationError', 'ValidationErrors', 'parse_services', 'parse_keepalived', 'RoleService',
+           'KeepalivedDirector', 'VrrpInstance', 'SyncSettings', 'HealthCheck', 'SorryServer']
