@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import ApplyError, LvsError
 from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     DEST_OPTIONS,
@@ -18,6 +19,28 @@ from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     SYNC_DAEMON_OPTIONS,
     TIMEOUT_OPTIONS,
 )
+
+
+class LvsModule(AnsibleModule):
+    """AnsibleModule that reports every argument error at once. Ansible's own message is that of the
+    first error only, and some first errors name no option (a string where a list of dicts belongs
+    fails with "dictionary requested"), while the next one does."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lvs_validated = True
+
+    def fail_json(self, msg=None, **kwargs):
+        result = getattr(self, 'validation_result', None)
+        errors = getattr(getattr(result, 'errors', None), 'errors', [])
+        if not getattr(self, '_lvs_validated', False) and len(errors) > 1:
+            messages = []
+            for error in errors:
+                text = getattr(error, 'error_message', str(error))
+                if text not in messages:
+                    messages.append(text)
+            msg = '%s (all argument errors: %s)' % (msg, '; '.join(messages))
+        super().fail_json(msg=msg, **kwargs)
 
 
 def service_key_spec():

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from dataclasses import dataclass, field, fields
 from typing import Dict, Optional, Tuple, Union
 
@@ -371,6 +372,16 @@ class ErrorCollector:
             raise ValidationErrors(self.items)
 
 
+_DECIMAL = re.compile(r'-?[0-9]+')
+
+
+def decimal_int(text):
+    """The int an ASCII decimal string spells (surrounding whitespace allowed), else None. str.isdigit()
+    is not enough: it is true for '²', which int() refuses."""
+    text = text.strip()
+    return int(text) if _DECIMAL.fullmatch(text) else None
+
+
 def _range_text(low, high):
     return '%d..%d' % (low, high)
 
@@ -383,11 +394,11 @@ def _get_int(params, name, path, errors, low, high, default=None, accepted=None)
         return errors.add(path + name, 'must be an integer, got a boolean',
                           accepted or _range_text(low, high), value)
     if isinstance(value, str):
-        text = value.strip()
-        if not text.lstrip('-').isdigit():
+        number = decimal_int(value)
+        if number is None:
             return errors.add(path + name, 'must be an integer, got %r' % value,
                               accepted or _range_text(low, high), value)
-        value = int(text)
+        value = number
     if not isinstance(value, int):
         return errors.add(path + name, 'must be an integer, got %r' % (value,),
                           accepted or _range_text(low, high), value)
@@ -489,6 +500,8 @@ def _service_key(params, path, errors, require_port):
     fwmark = _get_int(params, 'fwmark', path, errors, 1, FWMARK_MAX,
                       accepted='1..%d, or omit fwmark for an address service' % FWMARK_MAX)
     family = _get_choice(params, 'family', path, errors, tuple(FAMILIES))
+    if fwmark is None and params.get('fwmark') is not None:
+        return None  # a bad mark, already named: asking for an address as well would only confuse
     if fwmark:
         for name in ('address', 'port', 'protocol'):
             if params.get(name) is not None:
@@ -513,14 +526,14 @@ def _service_key(params, path, errors, require_port):
 
 def _netmask(value, family, field_path, errors):
     if family == 'ipv6':
-        text = str(value).strip().lstrip('/')
-        if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= 128:
+        plen = decimal_int(str(value).lstrip().lstrip('/'))
+        if isinstance(value, bool) or plen is None or not 1 <= plen <= 128:
             return errors.add(field_path, 'invalid IPv6 persistence prefix length %r' % (value,),
                               'a prefix length 1..128', value)
-        return int(text)
+        return plen
     text = str(value).strip()
-    if text.lstrip('/').isdigit() and not isinstance(value, bool):
-        plen = int(text.lstrip('/'))
+    plen = decimal_int(text.lstrip('/'))
+    if plen is not None and plen >= 0 and not isinstance(value, bool):
         if plen > 32:
             return errors.add(field_path, 'prefix length %d is out of range' % plen,
                               'a dotted netmask or a prefix length 0..32', value)

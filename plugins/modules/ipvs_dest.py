@@ -163,9 +163,9 @@ mutations:
 import errno
 import time
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
+    LvsModule,
     apply_plan,
     dest_spec,
     modprobe,
@@ -222,7 +222,7 @@ def argument_spec():
 
 
 def build_module():
-    return AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    return LvsModule(argument_spec=argument_spec(), supports_check_mode=True)
 
 
 def _drain(module, client, key, current, result, clock, sleep):

@@ -89,15 +89,14 @@ sync_daemons:
   sample: [{role: master, interface: ens4, sync_id: 1, max_len: 1472, group: 224.0.0.81, port: 8848, ttl: 1}]
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.cluster.plugins.module_utils._ansible import modprobe, run_module
+from ansible_collections.lvs.cluster.plugins.module_utils._ansible import LvsModule, modprobe, run_module
 from ansible_collections.lvs.cluster.plugins.module_utils._model import ServiceKey
 from ansible_collections.lvs.cluster.plugins.module_utils._netlink import connect
 
 
 def build_module():
-    return AnsibleModule(argument_spec={}, supports_check_mode=True)
+    return LvsModule(argument_spec={}, supports_check_mode=True)
 
 
 def describe(table, stats, timeouts, daemons):

@@ -91,9 +91,9 @@ mutations:
   sample: 1
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
+    LvsModule,
     apply_plan,
     modprobe,
     pick,
@@ -118,7 +118,7 @@ def argument_spec():
 
 
 def build_module():
-    return AnsibleModule(
+    return LvsModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
         mutually_exclusive=[('fwmark', 'address'), ('fwmark', 'port'), ('fwmark', 'protocol')],

@@ -267,9 +267,9 @@ unknown:
   elements: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
+    LvsModule,
     apply_plan,
     modprobe,
     run_module,
@@ -298,7 +298,7 @@ def argument_spec():
 
 
 def build_module():
-    return AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    return LvsModule(argument_spec=argument_spec(), supports_check_mode=True)
 
 
 def declared(params):

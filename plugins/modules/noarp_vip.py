@@ -113,9 +113,8 @@ device:
 
 import ipaddress
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.cluster.plugins.module_utils._ansible import run_module
+from ansible_collections.lvs.cluster.plugins.module_utils._ansible import LvsModule, run_module
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import ValidationError
 from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import (
     IFNAME_ACCEPTED,
@@ -142,7 +141,7 @@ def argument_spec():
 
 
 def build_module():
-    return AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    return LvsModule(argument_spec=argument_spec(), supports_check_mode=True)
 
 
 def check_names(params):

@@ -74,9 +74,8 @@ prefix:
 
 import ipaddress
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.cluster.plugins.module_utils._ansible import run_module
+from ansible_collections.lvs.cluster.plugins.module_utils._ansible import LvsModule, run_module
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import ValidationError
 from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import (
     IFNAME_ACCEPTED,
@@ -88,7 +87,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import (
 
 
 def build_module():
-    return AnsibleModule(argument_spec={
+    return LvsModule(argument_spec={
         'address': {'type': 'str', 'required': True},
         'device': {'type': 'str'},
         'state': {'type': 'str', 'choices': ['absent', 'present'], 'default': 'present'},

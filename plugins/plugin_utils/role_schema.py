@@ -57,11 +57,12 @@ AUTH_PASS_MAX = 8  # VRRPv2 simple password: keepalived silently truncates longe
 
 # keepalived splits a line into words at whitespace, and '#' or '!' start a comment, so a newline, a
 # space or a comment character in a value would add or cut directives that --config-test accepts.
-_WORD = re.compile(r'^[A-Za-z0-9_.-]{1,64}$')
-_INSTANCE_NAME = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
-_HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~%/?&=+,;:@$*()-]{0,1023}$")
-_MISC_PATH = re.compile(r'^/[\x20-\x7e]{0,1023}$')
-_AUTH_PASS = re.compile(r'^[\x21-\x7e]{1,%d}$' % AUTH_PASS_MAX)
+# Matched with fullmatch: a pattern ending in '$' would also take a value with a trailing newline.
+_WORD = re.compile(r'[A-Za-z0-9_.-]{1,64}')
+_INSTANCE_NAME = re.compile(r'[A-Za-z0-9_-]{1,64}')
+_HTTP_PATH = re.compile(r"/[A-Za-z0-9._~%/?&=+,;:@$*()-]{0,1023}")
+_MISC_PATH = re.compile(r'/[\x20-\x7e]{0,1023}')
+_AUTH_PASS = re.compile(r'[\x21-\x7e]{1,%d}' % AUTH_PASS_MAX)
 _COMMENT_OR_QUOTE = set('#!"\\{}')
 HTTP_PATH_ACCEPTED = ('"/" then up to 1023 of letters, digits and - . _ ~ % / ? & = + , ; : @ $ * ( ); no '
                       'spaces, quotes, "#" or "!"')
@@ -197,8 +198,8 @@ def as_int(value, where, low, high, errors, default=None):
     number = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().lstrip('-').isdigit():
-        number = int(value.strip())
+    elif isinstance(value, str):
+        number = _model.decimal_int(value)
     if number is None or not low <= number <= high:
         return errors.add(where, 'must be an integer from %d to %d, got %r' % (low, high, value))
     return number
@@ -337,8 +338,8 @@ def _expand_service(raw, where, hostvars, groups, realserver_group, address_var,
         if params.get('port') is not None:
             dest.setdefault('port', params['port'])
         weight = dest.get('weight')
-        if isinstance(weight, str) and weight.strip().isdigit():
-            weight = int(weight)
+        if isinstance(weight, str) and _model.decimal_int(weight) is not None:
+            weight = _model.decimal_int(weight)
         if isinstance(weight, int) and not isinstance(weight, bool) and weight > ROLE_WEIGHT_MAX:
             errors.add(dwhere + '.weight', '%d is more than the boot restore (ipvsadm -R) and keepalived take'
                        % weight, '0..%d' % ROLE_WEIGHT_MAX)
@@ -443,7 +444,7 @@ def _service_check(raw, default_raw, default_check, where, errors):
 
 
 def _checked_text(value, pattern, where, what, accepted, errors):
-    if not isinstance(value, str) or not pattern.match(value) or set(value) & _COMMENT_OR_QUOTE:
+    if not isinstance(value, str) or not pattern.fullmatch(value) or set(value) & _COMMENT_OR_QUOTE:
         return errors.add(where, '%r %s' % (value, what), accepted)
     return value
 
@@ -471,13 +472,15 @@ def parse_keepalived(services, hostvars, groups, host, realserver_group='realser
         if rs.key.address and rs.key.address not in vips:
             vips.append(rs.key.address)
     default_priority = as_int(priority, 'director_vrrp_priority', 1, 254, errors)
+    if priority is None:
+        errors.add('director_vrrp_priority', 'is required (null given)', '1..254')
     parsed = _instances(instances, vips if services_ok else None, default_priority, facts or {}, errors)
     sync = _sync_settings(sync_daemon, parsed, errors)
-    if not _WORD.match(str(host)):
+    if not _WORD.fullmatch(str(host)):
         errors.add('inventory_hostname', "%r cannot be keepalived's router_id" % (host,),
                    '1 to 64 letters, digits, "_", "." and "-"')
     auth = auth_pass or ''
-    if auth and (not isinstance(auth, str) or not _AUTH_PASS.match(auth) or set(auth) & _COMMENT_OR_QUOTE):
+    if auth and (not isinstance(auth, str) or not _AUTH_PASS.fullmatch(auth) or set(auth) & _COMMENT_OR_QUOTE):
         errors.add('director_vrrp_auth_pass', '1 to %d printable ASCII characters without spaces, quotes, '
                    'backslashes, braces, "#" or "!" (VRRPv2 PASS); the given value does not fit (not shown)'
                    % AUTH_PASS_MAX)
@@ -513,7 +516,7 @@ def _instances(instances, vips, priority, facts, errors):
             continue
         unknown_keys(inst, INSTANCE_KEYS, where, errors)
         name = inst.get('name')
-        if not isinstance(name, str) or not _INSTANCE_NAME.match(name):
+        if not isinstance(name, str) or not _INSTANCE_NAME.fullmatch(name):
             errors.add(where + '.name', 'letters, digits, "_" and "-" only, got %r' % (name,))
             name = None
         vrid = as_int(inst.get('virtual_router_id'), where + '.virtual_router_id', 1, 255, errors)
@@ -537,13 +540,13 @@ def _instances(instances, vips, priority, facts, errors):
         if interface is not None:
             interface = as_ifname(interface, where + '.interface', errors)
         delay = inst.get('preempt_delay')
+        if delay is not None:
+            delay = as_int(delay, where + '.preempt_delay', 0, 1000, errors)
         out.append({'name': name, 'vrid': vrid, 'vips': [v for v in inst_vips if v], 'interface': interface,
-                    'priority': as_int(inst['priority'], where + '.priority', 1, 254, errors)
-                    if inst.get('priority') is not None else priority,
+                    'priority': as_int(inst.get('priority'), where + '.priority', 1, 254, errors, priority),
                     'advert_int': as_int(inst.get('advert_int'), where + '.advert_int', 1, 255, errors, 1),
                     'preempt': as_bool(inst.get('preempt'), where + '.preempt', errors, True),
-                    'preempt_delay': None if delay is None else as_int(delay, where + '.preempt_delay', 0, 1000,
-                                                                        errors)})
+                    'preempt_delay': delay})
     if vips is None or errors.items:
         return []
     # VIPs no instance names go to the first instance that lists no VIPs (the default catch-all)
@@ -577,7 +580,7 @@ def _interface_for(vip, facts, name, errors):
                 continue
             mask = net.get('netmask') or net.get('prefix')
             try:
-                network = ipaddress.ip_interface('%s/%s' % (str(net['address']).split('%')[0], mask)).network
+                network = ipaddress.ip_interface('%s/%s' % (str(net['address']).split('%', maxsplit=1)[0], mask)).network
             except ValueError:
                 continue  # a fact this schema cannot read holds no VIP
             if mask and address in network:
