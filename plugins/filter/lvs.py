@@ -17,7 +17,7 @@ import ipaddress
 from ansible.errors import AnsibleFilterError
 from ansible_collections.lvs.cluster.plugins.module_utils import _model
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import LvsError
-from ansible_collections.lvs.cluster.plugins.plugin_utils.role_schema import parse_services
+from ansible_collections.lvs.cluster.plugins.plugin_utils.role_schema import parse_realserver, parse_services
 
 
 def lvs_table(services, hostvars, groups, realserver_group='realservers', address_var='lvs_address'):
@@ -29,6 +29,17 @@ def lvs_table(services, hostvars, groups, realserver_group='realservers', addres
     except LvsError as exc:
         raise AnsibleFilterError(str(exc))
     return [service.module_params() for service in table]
+
+
+def lvs_realserver(services, hostvars, groups, host, realserver_group='realservers', address_var='lvs_address',
+                   nat_gateway=''):
+    """{dr: [VIP...], tun: [VIP...], nat: [VIP...], nat_gateway: ADDRESS or ''} for the real server `host`,
+    from the role schema: what the realserver role places, and the gateway its boot script routes through."""
+    try:
+        real = parse_realserver(services, hostvars, groups, host, realserver_group, address_var, nat_gateway)
+    except LvsError as exc:
+        raise AnsibleFilterError(str(exc))
+    return {'dr': list(real.dr), 'tun': list(real.tun), 'nat': list(real.nat), 'nat_gateway': real.nat_gateway}
 
 
 def lvs_vips_for(services, addresses):
@@ -210,5 +221,6 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
 
 class FilterModule(object):
     def filters(self):
-        return {'lvs_table': lvs_table, 'lvs_vips_for': lvs_vips_for, 'lvs_ipvsadm_rules': lvs_ipvsadm_rules,
+        return {'lvs_table': lvs_table, 'lvs_vips_for': lvs_vips_for, 'lvs_realserver': lvs_realserver,
+                'lvs_ipvsadm_rules': lvs_ipvsadm_rules,
                 'lvs_preflight': lvs_preflight, 'lvs_service_names': lvs_service_names}

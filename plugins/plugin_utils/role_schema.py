@@ -450,6 +450,43 @@ def _checked_text(value, pattern, where, what, accepted, errors):
 
 
 # --------------------------------------------------------------------------
+# A real server: the VIPs it holds, by method, and its NAT gateway
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RealServer:
+    dr: Tuple[str, ...]
+    tun: Tuple[str, ...]
+    nat: Tuple[str, ...]
+    nat_gateway: str  # '' when the host serves no NAT service and none was given
+
+
+def parse_realserver(services, hostvars, groups, host, realserver_group='realservers', address_var='lvs_address',
+                     nat_gateway=''):
+    """What the realserver role sets up on `host`: the VIPs of the services that have a destination at the
+    host's `address_var` address, by forwarding method, and the gateway of its NAT replies (an address,
+    required when it serves a NAT service: it goes into the boot script's `ip route` line)."""
+    errors = Errors()
+    table = parse_services(services, hostvars, groups, realserver_group, address_var, errors=errors)
+    own = ((hostvars or {}).get(host) or {}).get(address_var)
+    mine = as_address(own, '%s (of %s)' % (address_var, host), errors) if own not in (None, '') else None
+    vips = {'dr': [], 'tun': [], 'nat': []}
+    for rs in table:
+        for dest in rs.dests:
+            held = vips.get(dest.forwarding)
+            if rs.key.address and dest.address == mine and held is not None and rs.key.address not in held:
+                held.append(rs.key.address)
+    gateway = ''
+    if nat_gateway not in (None, ''):
+        gateway = as_address(nat_gateway, 'realserver_nat_gateway', errors) or ''
+    elif vips['nat']:
+        errors.add('realserver_nat_gateway', "%s serves NAT services (%s): set it to the director's address on "
+                   "this host's LAN" % (host, ', '.join(vips['nat'])), 'an IPv4 or IPv6 address')
+    errors.check()
+    return RealServer(dr=tuple(vips['dr']), tun=tuple(vips['tun']), nat=tuple(vips['nat']), nat_gateway=gateway)
+
+
+# --------------------------------------------------------------------------
 # keepalived: VRRP instances, sync daemon, password, router_id
 # --------------------------------------------------------------------------
 
@@ -619,5 +656,6 @@ def _sync_settings(sync, instances, errors):
     return SyncSettings(interface=interface or match[0].interface, sync_id=sync_id, refresh_period=refresh)
 
 
-__all__ = ['ValidationError', 'ValidationErrors', 'parse_services', 'parse_keepalived', 'RoleService',
+__all__ = ['ValidationError', 'ValidationErrors', 'parse_services', 'parse_keepalived', 'parse_realserver',
+           'RealServer', 'RoleService',
            'KeepalivedDirector', 'VrrpInstance', 'SyncSettings', 'HealthCheck', 'SorryServer']

@@ -314,6 +314,15 @@ ROLE_CASES = [
      ["director_sync_daemon.instance"]),
     ("sync-refresh", "lvs_keepalived_sync", {"services": _web(), "sync_daemon": {"refresh_period": 3601}},
      ["director_sync_daemon.refresh_period"]),
+    # lvs_realserver (the realserver role; the gateway goes into a root shell script)
+    ("nat-gateway-injected", "lvs_realserver",
+     {"services": _web(forwarding="nat", port=8080), "nat_gateway": "198.51.100.10; touch /tmp/x"},
+     ["realserver_nat_gateway"]),
+    ("nat-gateway-name", "lvs_realserver", {"services": _web(forwarding="nat"), "nat_gateway": "lb1"},
+     ["realserver_nat_gateway"]),
+    ("nat-gateway-missing", "lvs_realserver", {"services": _web(forwarding="nat")}, ["realserver_nat_gateway"]),
+    ("realserver-own-address", "lvs_realserver", {"services": _web(), "host": "rs9", "hostvars_extra": {
+        "rs9": {"lvs_address": "rs9.example"}}}, ["lvs_address (of rs9)"]),
     # lvs_ipvsadm_rules (the boot-time rules file)
     ("rules-timeout", "lvs_ipvsadm_rules", {"services": [], "timeouts": {"tcp": -1}}, ["timeouts.tcp"]),
     ("rules-timeout-key", "lvs_ipvsadm_rules", {"services": [], "timeouts": {"fin": 5}}, ["fin"]),

@@ -6,6 +6,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.lvs.cluster.plugins.filter.lvs import (
     lvs_ipvsadm_rules,
     lvs_preflight,
+    lvs_realserver,
     lvs_table,
     lvs_vips_for,
 )
@@ -67,6 +68,20 @@ def test_a_real_server_holds_the_vips_of_its_services_only():
     assert lvs_vips_for(table, ["198.51.100.11"]) == [{"address": "198.51.100.100", "forwarding": "dr"}]
     assert lvs_vips_for(table, ["198.51.100.12"]) == [
         {"address": "198.51.100.100", "forwarding": "dr"}, {"address": "198.51.100.101", "forwarding": "tun"}]
+
+
+def test_a_real_server_gets_its_vips_by_method_and_a_checked_gateway():
+    services = [{"address": "198.51.100.100", "port": 80, "forwarding": "dr"},
+                {"address": "198.51.100.101", "port": 80, "forwarding": "tun", "destinations": [{"host": "rs2"}]},
+                {"address": "198.51.100.102", "port": 80, "forwarding": "nat", "destinations": [{"host": "rs2"}]}]
+    assert lvs_realserver(services, hostvars(), GROUPS, "rs1") == {
+        "dr": ["198.51.100.100"], "tun": [], "nat": [], "nat_gateway": ""}
+    assert lvs_realserver(services, hostvars(), GROUPS, "rs2", nat_gateway=" 198.51.100.10") == {
+        "dr": ["198.51.100.100"], "tun": ["198.51.100.101"], "nat": ["198.51.100.102"], "nat_gateway": "198.51.100.10"}
+    # a host without an address on the cluster LAN serves nothing
+    assert lvs_realserver(services, dict(hostvars(), lb2={}), GROUPS, "lb2")["dr"] == []
+    with pytest.raises(AnsibleFilterError, match="realserver_nat_gateway: rs2 serves NAT services"):
+        lvs_realserver(services, hostvars(), GROUPS, "rs2")
 
 
 def test_rules_are_ipvsadm_save_format():

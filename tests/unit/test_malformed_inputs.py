@@ -62,6 +62,9 @@ FILTERS = {
     "lvs_keepalived_sync": lambda kw: keepalived.lvs_keepalived_sync(
         kw.pop("services"), cases.HOSTVARS, cases.GROUPS, facts=cases.FACTS, **kw),
     "lvs_ipvsadm_rules": lambda kw: lvs.lvs_ipvsadm_rules(kw.pop("services"), **kw),
+    "lvs_realserver": lambda kw: lvs.lvs_realserver(
+        kw.pop("services"), dict(cases.HOSTVARS, **kw.pop("hostvars_extra", {})), cases.GROUPS,
+        kw.pop("host", "rs1"), **kw),
 }
 
 
