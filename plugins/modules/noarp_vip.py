@@ -95,6 +95,13 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+preview:
+  description:
+    - Only in check mode on a host without pyroute2 (one the roles have not prepared yet). The host was not
+      read; the result shows what a real run would apply to a host that holds none of it, and this says so.
+  returned: in check mode without pyroute2
+  type: str
+  sample: "check mode on a host without pyroute2 (...): the host was not read, ..."
 sysctls:
   description: Sysctls changed (name -> new value).
   returned: always
@@ -115,6 +122,7 @@ import ipaddress
 
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import LvsModule, run_module
+from ansible_collections.lvs.cluster.plugins.module_utils._preview import NoAddresses
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import ValidationError
 from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import (
     IFNAME_ACCEPTED,
@@ -293,10 +301,14 @@ def absent(module, address, prefixlen, dev, sysctls, links, state):
     record = state.load()
     index = links.index(dev)
     has = index is not None and links.has_address(index, address, prefixlen)
-    others = [a for a in record['addresses'] if a != address]
+    # One address may be on lo and tunl0 for a moment (a service moving from DR to TUN), and the record
+    # keeps the newest device: removing it from the other device must neither forget it nor put back the
+    # ARP settings it still needs.
+    mine = record['addresses'].get(address) == dev
+    others = [a for a, d in record['addresses'].items() if (a, d) != (address, dev)]
     restore = {} if others else {n: v for n, v in record['sysctls'].items()
                                  if sysctls.exists(n) and sysctls.read(n) != v}
-    forget = address in record['addresses'] or (not others and record['sysctls'])
+    forget = mine or (not others and record['sysctls'])
     changed = bool(has or restore)
     result = {'changed': changed, 'sysctls': restore, 'address_changed': has}
     if module._diff:
@@ -310,7 +322,8 @@ def absent(module, address, prefixlen, dev, sysctls, links, state):
     for name, value in restore.items():
         sysctls.write(name, value)
     if forget:
-        record['addresses'].pop(address, None)
+        if mine:
+            record['addresses'].pop(address)
         if others:
             state.save(record)
         else:
@@ -320,7 +333,7 @@ def absent(module, address, prefixlen, dev, sysctls, links, state):
 
 def main():
     module = build_module()
-    run_module(module, run)
+    run_module(module, run, preview=lambda m: run(m, links=NoAddresses()))
 
 
 if __name__ == '__main__':

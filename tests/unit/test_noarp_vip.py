@@ -211,3 +211,18 @@ def test_sysctl_names_never_leave_the_tree(host):
     for name in ('net.ipv4.conf.../x.arp_ignore', 'net..ipv4', 'net/../../etc.passwd'):
         with pytest.raises(HostNetError):
             sysctl_path('/proc/sys', name)
+
+
+def test_a_vip_moving_from_lo_to_tunl0_keeps_its_arp_settings_until_it_is_gone(host):
+    """DR to TUN: the VIP is placed on tunl0, then given up on lo; the record keeps tunl0 and the ARP
+    settings stay until the tunl0 VIP goes too (found by the day2 integration target: giving up lo used
+    to forget the address, so tunl0 kept it for good)."""
+    host.links.devices['tunl0'] = 9  # ipip loaded
+    run(host, address='192.0.2.10', device='lo')
+    run(host, address='192.0.2.10', device='tunl0')
+    result = run(host, address='192.0.2.10', device='lo', state='absent')
+    assert result['sysctls'] == {} and host.sysctls.read('net.ipv4.conf.all.arp_ignore') == '1'
+    assert json.loads(open(host.state.path).read())['addresses'] == {'192.0.2.10': 'tunl0'}
+    result = run(host, address='192.0.2.10', device='tunl0', state='absent')
+    assert result['sysctls']['net.ipv4.conf.all.arp_ignore'] == '0'
+    assert not os.path.exists(host.state.path)
