@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lvs.cluster.plugins.module_utils._errors import ApplyError, LvsError
+from ansible_collections.lvs.cluster.plugins.module_utils._errors import ApplyError, DependencyError, LvsError
 from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     DEST_OPTIONS,
     SERVICE_KEY_OPTIONS,
@@ -19,6 +19,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     SYNC_DAEMON_OPTIONS,
     TIMEOUT_OPTIONS,
 )
+from ansible_collections.lvs.cluster.plugins.module_utils._preview import WARNING as PREVIEW_WARNING
 
 
 class LvsModule(AnsibleModule):
@@ -82,10 +83,20 @@ def modprobe(module, name='ip_vs'):
     return lambda: module.run_command(['modprobe', name])
 
 
-def run_module(module, run):
-    """Call ``run(module)`` and exit; domain errors become fail_json here only."""
+def run_module(module, run, preview=None):
+    """Call ``run(module)`` and exit; domain errors become fail_json here only.
+
+    In check mode on a host without pyroute2 (one the roles have not prepared yet), ``preview(module)``
+    shows what a real run would apply to a host that holds nothing, with a warning, instead of failing."""
     try:
-        result = run(module)
+        try:
+            result = run(module)
+        except DependencyError as exc:
+            if not (module.check_mode and preview is not None):
+                raise
+            result = preview(module)
+            result['preview'] = PREVIEW_WARNING % exc
+            module.warn(result['preview'])
     except LvsError as exc:
         module.fail_json(**exc.fail_kwargs())
     module.exit_json(**result)

@@ -72,6 +72,13 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+preview:
+  description:
+    - Only in check mode on a host without pyroute2 (one the roles have not prepared yet). The host was not
+      read; the result shows what a real run would apply to a host that holds none of it, and this says so.
+  returned: in check mode without pyroute2
+  type: str
+  sample: "check mode on a host without pyroute2 (...): the host was not read, ..."
 service:
   description: The service as it is after the task (as it would be in check mode); empty when absent.
   returned: always
@@ -109,6 +116,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     service_key_from_params,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._netlink import connect
+from ansible_collections.lvs.cluster.plugins.module_utils._preview import NothingHeld
 
 
 def argument_spec():
@@ -158,7 +166,7 @@ def run(module, connect_client=None):
 
 def main():
     module = build_module()
-    run_module(module, run)
+    run_module(module, run, preview=lambda m: run(m, connect_client=NothingHeld))
 
 
 if __name__ == '__main__':

@@ -229,6 +229,13 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+preview:
+  description:
+    - Only in check mode on a host without pyroute2 (one the roles have not prepared yet). The host was not
+      read; the result shows what a real run would apply to a host that holds none of it, and this says so.
+  returned: in check mode without pyroute2
+  type: str
+  sample: "check mode on a host without pyroute2 (...): the host was not read, ..."
 operations:
   description: The planned operations, in order, as readable strings.
   returned: always
@@ -285,6 +292,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     timeouts_from_params,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._netlink import connect
+from ansible_collections.lvs.cluster.plugins.module_utils._preview import NothingHeld
 
 
 def argument_spec():
@@ -345,7 +353,7 @@ def run(module, connect_client=None):
 
 def main():
     module = build_module()
-    run_module(module, run)
+    run_module(module, run, preview=lambda m: run(m, connect_client=NothingHeld))
 
 
 if __name__ == '__main__':

@@ -57,6 +57,13 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+preview:
+  description:
+    - Only in check mode on a host without pyroute2 (one the roles have not prepared yet). The host was not
+      read; the result shows what a real run would apply to a host that holds none of it, and this says so.
+  returned: in check mode without pyroute2
+  type: str
+  sample: "check mode on a host without pyroute2 (...): the host was not read, ..."
 device:
   description:
     - The interface that holds (or held) the VIP.
@@ -148,7 +155,20 @@ def _give_up_everywhere(module, links, address, prefix, holders):
 
 
 def main():
-    run_module(build_module(), run)
+    run_module(build_module(), run, preview=preview)
+
+
+def preview(module):
+    """Check mode without pyroute2: the VIP would be placed (or given up); where is not known unread."""
+    ip = ipaddress.ip_address(str(module.params['address']).strip())
+    device = module.params['device'] or 'the interface that routes to it (not read)'
+    want = module.params['state'] == 'present'
+    # giving up a VIP that was never read to be there is no change to show
+    result = {'changed': want, 'device': device, 'prefix': 32 if ip.version == 4 else 128}
+    if module._diff:
+        result['diff'] = {'before': {'address': str(ip), 'device': device, 'present': not want},
+                          'after': {'address': str(ip), 'device': device, 'present': want}}
+    return result
 
 
 if __name__ == '__main__':
