@@ -23,18 +23,18 @@ CHECK_BLOCK = {'tcp': 'TCP_CHECK', 'http': 'HTTP_GET', 'misc': 'MISC_CHECK'}
 
 def lvs_keepalived_conf(services, hostvars, groups, host, realserver_group='realservers',
                         address_var='lvs_address', instances=None, priority=100, auth_pass='',
-                        healthcheck=None, sync_daemon=None, facts=None):
+                        healthcheck=None, sync_daemon=None, facts=None, vip_device=''):
     """keepalived.conf text for `host`, formatted from the role schema's typed values (every input was
     checked there, each error naming its field). `facts` (the host's ansible_facts) give each VRRP
     instance its interface when the instance does not name one."""
     director = _parse(services, hostvars, groups, host, realserver_group, address_var, instances, priority,
-                      auth_pass, healthcheck, sync_daemon, facts)
+                      auth_pass, healthcheck, sync_daemon, facts, vip_device)
     out = ['global_defs {', '  router_id %s' % director.router_id,
            # MISC_CHECK scripts run as root only when the script security is on; without it, and without
            # script_user, --config-test warns and exits non-zero.
            '  enable_script_security', '  script_user root', '}']
     for inst in director.instances:
-        out += _vrrp_instance(inst, director.auth_pass)
+        out += _vrrp_instance(inst, director.auth_pass, director.vip_devices)
     for service in director.services:
         out += _virtual_server(service)
     return '\n'.join(out) + '\n'
@@ -66,7 +66,7 @@ def _parse(*args):
         raise AnsibleFilterError(str(exc))
 
 
-def _vrrp_instance(inst, auth_pass):
+def _vrrp_instance(inst, auth_pass, vip_devices):
     out = ['vrrp_instance %s {' % inst.name,
            # every director starts as BACKUP: the priorities elect the master, and preemption applies
            '  state BACKUP', '  interface %s' % inst.interface,
@@ -81,7 +81,8 @@ def _vrrp_instance(inst, auth_pass):
     out.append('  virtual_ipaddress {')
     for vip in inst.vips:
         prefix = 32 if ipaddress.ip_address(vip).version == 4 else 128
-        out.append('    %s/%d dev %s' % (vip, prefix, inst.interface))
+        # a VIP routed to the directors may live on lo; the adverts still go out on the instance's interface
+        out.append('    %s/%d dev %s' % (vip, prefix, vip_devices.get(vip, inst.interface)))
     out += ['  }', '}']
     return out
 

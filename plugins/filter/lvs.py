@@ -13,11 +13,17 @@ from __future__ import annotations
 # this file has no DOCUMENTATION of its own, so it must not get one.
 
 import ipaddress
+import json
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.lvs.cluster.plugins.module_utils import _model
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import LvsError
-from ansible_collections.lvs.cluster.plugins.plugin_utils.role_schema import parse_realserver, parse_services
+from ansible_collections.lvs.cluster.plugins.plugin_utils.role_schema import (
+    director_vips,
+    parse_realserver,
+    parse_services,
+    stale_vips,
+)
 
 
 def lvs_table(services, hostvars, groups, realserver_group='realservers', address_var='lvs_address'):
@@ -32,14 +38,37 @@ def lvs_table(services, hostvars, groups, realserver_group='realservers', addres
 
 
 def lvs_realserver(services, hostvars, groups, host, realserver_group='realservers', address_var='lvs_address',
-                   nat_gateway=''):
-    """{dr: [VIP...], tun: [VIP...], nat: [VIP...], nat_gateway: ADDRESS or ''} for the real server `host`,
-    from the role schema: what the realserver role places, and the gateway its boot script routes through."""
+                   nat_gateway='', held=''):
+    """{dr: [VIP...], tun: [VIP...], nat: [VIP...], nat_gateway: ADDRESS or '', remove: [{address, device}]}
+    for the real server `host`, from the role schema: what the realserver role places, the gateway its boot
+    script routes through, and what it placed before that no service needs now. `held` is the text of
+    noarp_vip's state file on the host ('' when there is none)."""
     try:
-        real = parse_realserver(services, hostvars, groups, host, realserver_group, address_var, nat_gateway)
+        record = json.loads(held) if held else {}
+    except ValueError:
+        record = {}  # not ours to judge: noarp_vip itself refuses a broken state file
+    addresses = record.get('addresses') if isinstance(record, dict) else None
+    try:
+        real = parse_realserver(services, hostvars, groups, host, realserver_group, address_var, nat_gateway,
+                                addresses if isinstance(addresses, dict) else {})
     except LvsError as exc:
         raise AnsibleFilterError(str(exc))
-    return {'dr': list(real.dr), 'tun': list(real.tun), 'nat': list(real.nat), 'nat_gateway': real.nat_gateway}
+    return {'dr': list(real.dr), 'tun': list(real.tun), 'nat': list(real.nat), 'nat_gateway': real.nat_gateway,
+            'remove': [{'address': a, 'device': d} for a, d in real.remove]}
+
+
+def lvs_director_vips(services, hostvars, groups, realserver_group='realservers', address_var='lvs_address',
+                      default_device='', previous=''):
+    """{place: [{address, device}], remove: [{address, device}]} for a director of the ipvs backend: each VIP
+    with the device that holds it ('' for the interface on its LAN), and the VIPs of `previous` (the text of
+    its vips file, as the role wrote it last time) that no service holds there any more."""
+    try:
+        table = parse_services(services, hostvars, groups, realserver_group, address_var)
+        place = director_vips(table, default_device)
+    except LvsError as exc:
+        raise AnsibleFilterError(str(exc))
+    return {'place': [{'address': a, 'device': d or ''} for a, d in place],
+            'remove': [{'address': a, 'device': d} for a, d in stale_vips(previous, place)]}
 
 
 def lvs_vips_for(services, addresses):
@@ -222,5 +251,6 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
 class FilterModule(object):
     def filters(self):
         return {'lvs_table': lvs_table, 'lvs_vips_for': lvs_vips_for, 'lvs_realserver': lvs_realserver,
+                'lvs_director_vips': lvs_director_vips,
                 'lvs_ipvsadm_rules': lvs_ipvsadm_rules,
                 'lvs_preflight': lvs_preflight, 'lvs_service_names': lvs_service_names}

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
-from typing import Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
 
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.lvs.cluster.plugins.module_utils import _model
@@ -27,7 +27,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import IFNAME
 
 # Keys a role service takes on top of the module's schema; the keepalived ones only matter to the
 # keepalived backend, but are checked for every backend so that a switch of backend finds no surprise.
-ROLE_SERVICE_KEYS = ('forwarding', 'name', 'healthcheck', 'sorry_server', 'inhibit_on_failure')
+ROLE_SERVICE_KEYS = ('forwarding', 'name', 'vip_device', 'healthcheck', 'sorry_server', 'inhibit_on_failure')
 ROLE_DEST_KEYS = ('host',)
 # The kernel takes weights up to 2^31-1 (and so do the modules), but ipvsadm, which restores the table at
 # boot, and keepalived stop at 65535.
@@ -103,6 +103,7 @@ class RoleService:
     forwarding: str  # that of the first destination, else the service's: keepalived's lvs_method
     index: int = 0  # in the role's list of services, for error paths
     name: Optional[str] = None
+    vip_device: Optional[str] = None  # where the director holds the VIP; None: the interface on its LAN
     healthcheck: Optional[HealthCheck] = None  # only parsed for the keepalived backend
     sorry_server: Optional[SorryServer] = None
     inhibit_on_failure: bool = False
@@ -145,12 +146,11 @@ class KeepalivedDirector:
     instances: Tuple[VrrpInstance, ...]
     sync: Optional[SyncSettings]
     auth_pass: str
+    vip_devices: Dict[str, str] = field(default_factory=dict)  # VIP -> device, where not the instance's interface
 
 
 def _service_params(service):
     out = service.key.to_dict()
-    if service.key.fwmark:
-        out = {'fwmark': service.key.fwmark, 'family': service.key.family}
     defaults = _model.Service(key=service.key)
     for name, value in service.settings().items():
         if name == 'persistence_netmask' and not service.persistence_timeout:
@@ -305,6 +305,8 @@ def _expand_service(raw, where, hostvars, groups, realserver_group, address_var,
         errors.add(where + '.name', 'must be a string (a label), got %r' % (name,))
     extra['name'] = name if isinstance(name, str) else None
     extra['inhibit_on_failure'] = as_bool(raw.get('inhibit_on_failure'), where + '.inhibit_on_failure', errors)
+    device = raw.get('vip_device')
+    extra['vip_device'] = None if device in (None, '') else as_ifname(device, where + '.vip_device', errors)
     extra['sorry_server'] = raw.get('sorry_server')  # typed once the service's family is known
     dests = raw.get('destinations')
     if dests is None:
@@ -363,7 +365,7 @@ def _role_service(service, table, extra, path, errors):
     where = '%s[%d]' % (path, extra['index'])
     forwarding = dests[0].forwarding if dests else (extra['forwarding'] or DEFAULT_FORWARDING)
     return RoleService(service=service, dests=dests, forwarding=forwarding, index=extra['index'],
-                       name=extra['name'], healthcheck=extra.get('healthcheck'),
+                       name=extra['name'], vip_device=extra['vip_device'], healthcheck=extra.get('healthcheck'),
                        sorry_server=_sorry_server(extra['sorry_server'], service, where + '.sorry_server', errors),
                        inhibit_on_failure=bool(extra['inhibit_on_failure']))
 
@@ -450,6 +452,56 @@ def _checked_text(value, pattern, where, what, accepted, errors):
 
 
 # --------------------------------------------------------------------------
+# A director's VIPs: where each is held, and which of the ones it held before must go
+# --------------------------------------------------------------------------
+
+def director_vips(table, default_device='', errors=None):
+    """[(VIP, device or None)] in the order of the services: the service's vip_device, else the director's
+    default_device, else None (the interface whose LAN holds the VIP). One VIP, one device: services that
+    share a VIP and name two devices are an error."""
+    own = errors is None
+    errors = errors if errors is not None else Errors()
+    default = None if default_device in (None, '') else as_ifname(default_device, 'director_vip_device', errors)
+    placed, first = {}, {}
+    for rs in table:
+        if not rs.key.address:
+            continue
+        device = rs.vip_device or default
+        if rs.key.address in placed and placed[rs.key.address] != device:
+            errors.add('services[%d].vip_device' % rs.index, '%s is held on %s for services[%d]; one VIP, one device'
+                       % (rs.key.address, placed[rs.key.address] or 'its LAN interface', first[rs.key.address]),
+                       'the same vip_device on every service of the VIP')
+        placed.setdefault(rs.key.address, device)
+        first.setdefault(rs.key.address, rs.index)
+    if own:
+        errors.check()
+    return list(placed.items())
+
+
+def stale_vips(previous, current):
+    """The (VIP, device) pairs of `previous` (the text of the director's vips file: ADDRESS/PREFIX DEVICE per
+    line) that `current` ([(VIP, device)] as placed now) no longer holds there: a VIP no service has any
+    more, or one that moved to another device. Lines that are not of that form are ignored: the file is
+    rewritten from the current placement right after."""
+    now = dict(current)
+    out = []
+    for line in (previous or '').splitlines():
+        words = line.split()
+        if len(words) != 2 or line.lstrip().startswith('#') or '/' not in words[0]:
+            continue
+        address, device = words[0].split('/', 1)[0], words[1]
+        try:
+            address = ipaddress.ip_address(address).compressed
+        except ValueError:
+            continue
+        if not is_ifname(device):
+            continue
+        if address not in now or (now[address] is not None and now[address] != device):
+            out.append((address, device))
+    return out
+
+
+# --------------------------------------------------------------------------
 # A real server: the VIPs it holds, by method, and its NAT gateway
 # --------------------------------------------------------------------------
 
@@ -459,13 +511,17 @@ class RealServer:
     tun: Tuple[str, ...]
     nat: Tuple[str, ...]
     nat_gateway: str  # '' when the host serves no NAT service and none was given
+    remove: Tuple[Tuple[str, str], ...] = ()  # (VIP, device) held by noarp_vip that no service needs there
 
 
 def parse_realserver(services, hostvars, groups, host, realserver_group='realservers', address_var='lvs_address',
-                     nat_gateway=''):
+                     nat_gateway='', held=None):
     """What the realserver role sets up on `host`: the VIPs of the services that have a destination at the
     host's `address_var` address, by forwarding method, and the gateway of its NAT replies (an address,
-    required when it serves a NAT service: it goes into the boot script's `ip route` line)."""
+    required when it serves a NAT service: it goes into the boot script's `ip route` line).
+
+    `held` is what noarp_vip recorded on the host ({address: device}, from its state file): the pairs no
+    service needs any more (a service removed, or moved to another method) come out in `remove`."""
     errors = Errors()
     table = parse_services(services, hostvars, groups, realserver_group, address_var, errors=errors)
     own = ((hostvars or {}).get(host) or {}).get(address_var)
@@ -473,9 +529,9 @@ def parse_realserver(services, hostvars, groups, host, realserver_group='realser
     vips = {'dr': [], 'tun': [], 'nat': []}
     for rs in table:
         for dest in rs.dests:
-            held = vips.get(dest.forwarding)
-            if rs.key.address and dest.address == mine and held is not None and rs.key.address not in held:
-                held.append(rs.key.address)
+            by_method = vips.get(dest.forwarding)
+            if rs.key.address and dest.address == mine and by_method is not None and rs.key.address not in by_method:
+                by_method.append(rs.key.address)
     gateway = ''
     if nat_gateway not in (None, ''):
         gateway = as_address(nat_gateway, 'realserver_nat_gateway', errors) or ''
@@ -483,7 +539,13 @@ def parse_realserver(services, hostvars, groups, host, realserver_group='realser
         errors.add('realserver_nat_gateway', "%s serves NAT services (%s): set it to the director's address on "
                    "this host's LAN" % (host, ', '.join(vips['nat'])), 'an IPv4 or IPv6 address')
     errors.check()
-    return RealServer(dr=tuple(vips['dr']), tun=tuple(vips['tun']), nat=tuple(vips['nat']), nat_gateway=gateway)
+    wanted = {(vip, 'lo') for vip in vips['dr']} | {(vip, 'tunl0') for vip in vips['tun']}
+    remove = []
+    for address, device in sorted((held or {}).items()):
+        if isinstance(address, str) and is_ifname(device) and (address, device) not in wanted:
+            remove.append((address, device))
+    return RealServer(dr=tuple(vips['dr']), tun=tuple(vips['tun']), nat=tuple(vips['nat']), nat_gateway=gateway,
+                      remove=tuple(remove))
 
 
 # --------------------------------------------------------------------------
@@ -491,7 +553,8 @@ def parse_realserver(services, hostvars, groups, host, realserver_group='realser
 # --------------------------------------------------------------------------
 
 def parse_keepalived(services, hostvars, groups, host, realserver_group='realservers', address_var='lvs_address',
-                     instances=None, priority=100, auth_pass='', healthcheck=None, sync_daemon=None, facts=None):
+                     instances=None, priority=100, auth_pass='', healthcheck=None, sync_daemon=None, facts=None,
+                     vip_device=''):
     """A KeepalivedDirector for `host`, or ValidationError(s) naming every bad field at once.
 
     `facts` (the host's ansible_facts) give each VRRP instance its interface when the instance names
@@ -512,6 +575,7 @@ def parse_keepalived(services, hostvars, groups, host, realserver_group='realser
     if priority is None:
         errors.add('director_vrrp_priority', 'is required (null given)', '1..254')
     parsed = _instances(instances, vips if services_ok else None, default_priority, facts or {}, errors)
+    devices = dict(director_vips(table, vip_device, errors))
     sync = _sync_settings(sync_daemon, parsed, errors)
     if not _WORD.fullmatch(str(host)):
         errors.add('inventory_hostname', "%r cannot be keepalived's router_id" % (host,),
@@ -529,7 +593,8 @@ def parse_keepalived(services, hostvars, groups, host, realserver_group='realser
         parsed = [inst if inst.preempt_delay is not None else
                   _with_delay(inst, 2 * sync.refresh_period + 2) for inst in parsed]
     parsed = tuple(_with_delay(inst, 0) if inst.preempt_delay is None else inst for inst in parsed)
-    return KeepalivedDirector(router_id=str(host), services=table, instances=parsed, sync=sync, auth_pass=auth)
+    return KeepalivedDirector(router_id=str(host), services=table, instances=parsed, sync=sync, auth_pass=auth,
+                              vip_devices={vip: device for vip, device in devices.items() if device})
 
 
 def _with_delay(inst, delay):
@@ -576,10 +641,15 @@ def _instances(instances, vips, priority, facts, errors):
         interface = inst.get('interface')
         if interface is not None:
             interface = as_ifname(interface, where + '.interface', errors)
+            if interface == 'lo':
+                interface = errors.add(where + '.interface', 'lo cannot carry VRRP adverts to the other director',
+                                       'the interface on the LAN the directors share; a VIP routed to the '
+                                       'directors goes on lo with vip_device')
         delay = inst.get('preempt_delay')
         if delay is not None:
             delay = as_int(delay, where + '.preempt_delay', 0, 1000, errors)
-        out.append({'name': name, 'vrid': vrid, 'vips': [v for v in inst_vips if v], 'interface': interface,
+        out.append({'index': index, 'name': name, 'vrid': vrid, 'vips': [v for v in inst_vips if v],
+                    'interface': interface,
                     'priority': as_int(inst.get('priority'), where + '.priority', 1, 254, errors, priority),
                     'advert_int': as_int(inst.get('advert_int'), where + '.advert_int', 1, 255, errors, 1),
                     'preempt': as_bool(inst.get('preempt'), where + '.preempt', errors, True),
@@ -600,16 +670,20 @@ def _instances(instances, vips, priority, facts, errors):
         if not inst['vips']:
             continue
         if not inst['interface']:
-            inst['interface'] = _interface_for(inst['vips'][0], facts, inst['name'], errors)
+            inst['interface'] = _interface_for(inst['vips'][0], facts, inst, errors)
         inst['vips'] = tuple(inst['vips'])
-        typed.append(VrrpInstance(**inst))
+        typed.append(VrrpInstance(**{k: v for k, v in inst.items() if k != 'index'}))
     return typed
 
 
-def _interface_for(vip, facts, name, errors):
+def _interface_for(vip, facts, inst, errors):
+    """The interface whose network holds `vip`, from the network facts; never a loopback, which cannot carry
+    VRRP adverts (a VIP routed to the director may be held on lo, but then the instance names its LAN)."""
     address = ipaddress.ip_address(vip)
     for ifname in facts.get('interfaces', []):
         data = facts.get(str(ifname).replace('-', '_').replace('.', '_')) or {}
+        if ifname == 'lo' or data.get('type') == 'loopback':
+            continue
         nets = [data.get('ipv4')] + list(data.get('ipv4_secondaries') or []) if address.version == 4 \
             else list(data.get('ipv6') or [])
         for net in nets:
@@ -622,8 +696,12 @@ def _interface_for(vip, facts, name, errors):
                 continue  # a fact this schema cannot read holds no VIP
             if mask and address in network:
                 return as_ifname(ifname, 'the interface of %s in the network facts' % vip, errors)
-    return errors.add('director_vrrp_instances', 'instance %s has no interface and no interface of this host is on '
-                      'the network of %s (gather network facts, or set interface on the instance)' % (name, vip))
+    index = inst.get('index', 0)
+    return errors.add('director_vrrp_instances[%d].interface' % index,
+                      'instance %s names no interface, and no interface of this host (loopback aside) is on the '
+                      'network of %s' % (inst['name'], vip),
+                      'the interface on the LAN the directors share (for a VIP routed to the directors, with '
+                      'vip_device: lo); or gather network facts')
 
 
 def _sync_settings(sync, instances, errors):

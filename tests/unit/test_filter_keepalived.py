@@ -164,7 +164,7 @@ def test_vips_split_across_instances():
     ({"instances": [{"name": "A", "virtual_router_id": 1, "vips": ["192.0.2.1"]}]}, [WEB],
      "is the address of no service"),
     ({"instances": [{"name": "A", "virtual_router_id": 1, "weird": 1}]}, [WEB], "unknown key(s) weird; accepted"),
-    ({"facts": {"interfaces": []}}, [WEB], "set interface on the instance"),
+    ({"facts": {"interfaces": []}}, [WEB], "director_vrrp_instances[0].interface: instance VI_LVS names no interface"),
     ({}, [dict(WEB, healthcheck={"type": "icmp"})], "services[0].healthcheck.type: must be one of tcp, http, misc, none"),
     ({}, [dict(WEB, healthcheck={"type": "misc"})], "misc_path: required"),
     ({}, [dict(WEB, healthcheck={"type": "tcp", "path": "/"})], "unknown key(s) path"),
@@ -239,3 +239,23 @@ def test_addresses_are_written_in_their_normal_form():
     text = render([dict(WEB, address="198.51.100.100\n", sorry_server={"address": " 198.51.100.30"})])
     assert "virtual_server 198.51.100.100 80 {" in text.splitlines()
     assert "  sorry_server 198.51.100.30 80" in text.splitlines()
+
+
+def test_a_routed_vip_lives_on_its_device_and_the_adverts_on_the_lan():
+    """A VIP in no LAN's subnet, routed to the directors: held on lo, advertised on the shared LAN."""
+    routed = dict(WEB, address="203.0.113.10", vip_device="lo")
+    inst = block(render([routed], instances=[{"name": "VI", "virtual_router_id": 9, "interface": "eth1"}]),
+                 "vrrp_instance VI {")
+    assert "interface eth1" in inst and "203.0.113.10/32 dev lo" in inst
+    assert "203.0.113.10/32 dev lo" in render([dict(WEB, address="203.0.113.10")], vip_device="lo",
+                                              instances=[{"name": "VI", "virtual_router_id": 9, "interface": "eth1"}])
+
+
+def test_keepalived_never_advertises_on_a_loopback():
+    """Found by an operator: a routed VIP held on lo made the role render `interface lo`."""
+    on_lo = dict(FACTS, lo={"ipv4": {"address": "127.0.0.1", "netmask": "255.0.0.0"},
+                            "ipv4_secondaries": [{"address": "203.0.113.10", "netmask": "255.255.255.255"}]})
+    with pytest.raises(AnsibleFilterError, match=r"director_vrrp_instances\[0\].interface: instance VI_LVS names no"):
+        render([dict(WEB, address="203.0.113.10")], facts=on_lo)
+    with pytest.raises(AnsibleFilterError, match=r"director_vrrp_instances\[0\].interface: lo cannot carry"):
+        render([WEB], instances=[{"name": "VI", "virtual_router_id": 9, "interface": "lo"}])

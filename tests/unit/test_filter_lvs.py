@@ -75,13 +75,45 @@ def test_a_real_server_gets_its_vips_by_method_and_a_checked_gateway():
                 {"address": "198.51.100.101", "port": 80, "forwarding": "tun", "destinations": [{"host": "rs2"}]},
                 {"address": "198.51.100.102", "port": 80, "forwarding": "nat", "destinations": [{"host": "rs2"}]}]
     assert lvs_realserver(services, hostvars(), GROUPS, "rs1") == {
-        "dr": ["198.51.100.100"], "tun": [], "nat": [], "nat_gateway": ""}
+        "dr": ["198.51.100.100"], "tun": [], "nat": [], "nat_gateway": "", "remove": []}
     assert lvs_realserver(services, hostvars(), GROUPS, "rs2", nat_gateway=" 198.51.100.10") == {
-        "dr": ["198.51.100.100"], "tun": ["198.51.100.101"], "nat": ["198.51.100.102"], "nat_gateway": "198.51.100.10"}
+        "dr": ["198.51.100.100"], "tun": ["198.51.100.101"], "nat": ["198.51.100.102"], "nat_gateway": "198.51.100.10",
+        "remove": []}
     # a host without an address on the cluster LAN serves nothing
     assert lvs_realserver(services, dict(hostvars(), lb2={}), GROUPS, "lb2")["dr"] == []
     with pytest.raises(AnsibleFilterError, match="realserver_nat_gateway: rs2 serves NAT services"):
         lvs_realserver(services, hostvars(), GROUPS, "rs2")
+
+
+def test_a_real_server_gives_up_what_no_service_needs_there_any_more():
+    """noarp_vip's state file says what it placed: a VIP whose service went, or moved from DR to TUN."""
+    services = [{"address": "198.51.100.101", "port": 80, "forwarding": "tun", "destinations": [{"host": "rs1"}]}]
+    held = '{"addresses": {"198.51.100.100": "lo", "198.51.100.101": "lo"}, "sysctls": {}}'
+    assert lvs_realserver(services, hostvars(), GROUPS, "rs1", held=held)["remove"] == [
+        {"address": "198.51.100.100", "device": "lo"}, {"address": "198.51.100.101", "device": "lo"}]
+    held = '{"addresses": {"198.51.100.101": "tunl0"}, "sysctls": {}}'
+    assert lvs_realserver(services, hostvars(), GROUPS, "rs1", held=held)["remove"] == []
+    assert lvs_realserver(services, hostvars(), GROUPS, "rs1", held="not json")["remove"] == []
+
+
+def test_a_director_places_each_vip_once_and_gives_up_the_ones_no_service_holds():
+    from ansible_collections.lvs.cluster.plugins.filter.lvs import lvs_director_vips
+
+    services = [{"address": "198.51.100.100", "port": 80, "forwarding": "dr"},
+                {"address": "198.51.100.100", "port": 81, "forwarding": "dr"},
+                {"address": "203.0.113.10", "port": 80, "forwarding": "dr", "vip_device": "lo"}]
+    previous = ("# comment\n198.51.100.100/32 eth1\n198.51.100.99/32 eth1\n203.0.113.10/32 eth1\n"
+                "garbage line here\n")
+    vips = lvs_director_vips(services, hostvars(), GROUPS, previous=previous)
+    assert vips["place"] == [{"address": "198.51.100.100", "device": ""}, {"address": "203.0.113.10", "device": "lo"}]
+    # gone: a VIP no service has, and one that moved to lo
+    assert vips["remove"] == [{"address": "198.51.100.99", "device": "eth1"},
+                              {"address": "203.0.113.10", "device": "eth1"}]
+    assert lvs_director_vips(services, hostvars(), GROUPS, default_device="dummy0")["place"][0]["device"] == "dummy0"
+    with pytest.raises(AnsibleFilterError, match=r"services\[1\].vip_device: 198.51.100.100 is held on"):
+        lvs_director_vips([services[0], dict(services[1], vip_device="lo")], hostvars(), GROUPS)
+    with pytest.raises(AnsibleFilterError, match="director_vip_device"):
+        lvs_director_vips(services, hostvars(), GROUPS, default_device="../lo")
 
 
 def test_rules_are_ipvsadm_save_format():
