@@ -61,6 +61,10 @@ options:
       - With O(state=absent), first set the weight to 0 and wait until the destination's active connection
         count reaches 0 (polled once a second) before deleting it. Inactive connections and persistence
         templates are not waited for.
+      - With O(state=quiesced), set the weight to 0 and wait the same way, but keep the destination. This is the
+        first step of a maintenance, after which the real server can go down without breaking a connection.
+      - With a persistent service, clients that hold a persistence template keep coming to a quiesced
+        destination until the template expires, unless C(net.ipv4.vs.expire_quiescent_template=1).
       - In check mode nothing is waited for; the result only says a drain would happen.
     type: bool
     default: false
@@ -75,7 +79,8 @@ options:
       - V(fail) (default) fails the task and leaves the destination in the kernel with weight 0, so it takes
         no new connections and an operator can decide; the safe choice for a planned removal.
       - V(delete) deletes it anyway (the remaining connections are cut or expire, depending on
-        C(net.ipv4.vs.expire_nodest_conn)).
+        C(net.ipv4.vs.expire_nodest_conn)). With O(state=quiesced) nothing is deleted; V(delete) then only
+        means that the task does not fail (RV(drain.finished) says whether the drain finished).
     type: str
     choices: [delete, fail]
     default: fail
@@ -117,6 +122,14 @@ EXAMPLES = r'''
     service: {address: 192.0.2.10, port: 80}
     address: 198.51.100.11
     state: quiesced
+
+- name: Quiesce it and wait until its last connection has ended (at most 10 minutes)
+  lvs.cluster.ipvs_dest:
+    service: {address: 192.0.2.10, port: 80}
+    address: 198.51.100.11
+    state: quiesced
+    drain: true
+    drain_timeout: 600
 
 - name: Remove it once its connections are gone (at most 2 minutes)
   lvs.cluster.ipvs_dest:
@@ -175,15 +188,18 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._diff import (
     DEL,
-    SET,
-    Op,
     diff_dest,
     diff_output,
     quiesced,
 )
+from ansible_collections.lvs.cluster.plugins.module_utils._drain import (
+    DrainTimeout,
+    quiesce_ops,
+    timeout_message,
+    wait_idle,
+)
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import (
     KernelError,
-    LvsError,
     ValidationError,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._model import (
@@ -194,22 +210,6 @@ from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     service_key_from_params,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._netlink import connect
-
-POLL_INTERVAL = 1.0
-
-
-class DrainTimeout(LvsError):
-    """Connections were still active when the drain timed out."""
-
-    def __init__(self, message, result):
-        self.result = result
-        super().__init__(message)
-
-    def fail_kwargs(self):
-        kwargs = dict(self.result)
-        kwargs['msg'] = str(self)
-        return kwargs
-
 
 def argument_spec():
     spec = dest_spec()
@@ -226,32 +226,19 @@ def build_module():
 
 
 def _drain(module, client, key, current, result, clock, sleep):
-    """Quiesce, wait for active connections to end, then delete (or not)."""
+    """Quiesce, then wait for the active connections to end. True if the caller may go on (delete)."""
     params = module.params
     if current.weight != 0:
-        apply_plan(client, [Op(SET, 'dest', key=key, dest=quiesced(current),
-                               changes=(('weight', current.weight, 0),))], result)
-    start = clock()
-    deadline = start + params['drain_timeout']
-    while True:
-        dests, counters = client.dump_dests(key, with_stats=True)
-        if current.key not in dests:
-            # someone else removed it meanwhile: nothing left to do
-            result['drain'] = {'finished': True, 'waited': round(clock() - start, 1),
-                               'active_connections': 0}
-            return False
-        active = counters[current.key]['active_connections']
-        now = clock()
-        if active == 0 or now >= deadline:
-            break
-        sleep(min(POLL_INTERVAL, deadline - now))
-    result['drain'] = {'finished': active == 0, 'waited': round(now - start, 1),
-                       'active_connections': active}
-    if active and params['on_drain_timeout'] == 'fail':
-        result['changed'] = True  # the weight is 0 now
-        raise DrainTimeout('drain of %s -> %s timed out after %ss with %d active connection(s); '
-                           'the destination is left with weight 0 (on_drain_timeout=fail)'
-                           % (key, current, params['drain_timeout'], active), result)
+        apply_plan(client, quiesce_ops({key: {current.key: current}}), result)
+    drain = wait_idle(client, {key: {current.key: current}}, params['drain_timeout'], clock, sleep)
+    result['drain'] = {'finished': drain['finished'], 'waited': drain['waited'],
+                       'active_connections': drain['active_connections']}
+    if drain['gone']:
+        return False  # someone else removed it meanwhile: nothing left to do
+    if not drain['finished'] and params['on_drain_timeout'] == 'fail':
+        result['changed'] = result['changed'] or current.weight != 0
+        raise DrainTimeout(timeout_message('%s -> %s' % (key, current), params['drain_timeout'], drain,
+                                           'the destination is'), result)
     return True
 
 
@@ -279,10 +266,11 @@ def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
                               '(lvs.cluster.ipvs_service or lvs.cluster.ipvs_table)' % key)
         current = client.dump_dests(key).get(dkey) if service is not None else None
         plan = diff_dest(key, desired, current)
-        draining = bool(params['drain'] and plan and plan[0].action == DEL)
-        if draining and current.weight != 0:
-            plan = [Op(SET, 'dest', key=key, dest=quiesced(current),
-                       changes=(('weight', current.weight, 0),))] + plan
+        # absent + drain: quiesce, wait, delete; quiesced + drain: quiesce (if needed) and wait only
+        removing = bool(plan and plan[0].action == DEL)
+        draining = bool(params['drain'] and current is not None and (removing or state == 'quiesced'))
+        if removing and draining:
+            plan = quiesce_ops({key: {current.key: current}}) + plan
         result = {
             'changed': bool(plan),
             'dest': desired.to_dict() if desired is not None else {},
@@ -296,15 +284,14 @@ def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
                 if current is not None:
                     table.dests[key][current.key] = current
             result['diff'] = diff_output(table, plan)
-        if plan and not module.check_mode:
+        if module.check_mode:
             if draining:
-                if _drain(module, client, key, current, result, clock, sleep):
-                    apply_plan(client, [op for op in plan if op.action == DEL], result)
-            else:
-                apply_plan(client, plan, result)
+                result['drain'] = {'finished': False, 'waited': 0.0, 'active_connections': None}
         elif draining:
-            result['drain'] = {'finished': False, 'waited': 0.0,
-                               'active_connections': None}
+            if _drain(module, client, key, current, result, clock, sleep) and removing:
+                apply_plan(client, [op for op in plan if op.action == DEL], result)
+        elif plan:
+            apply_plan(client, plan, result)
     finally:
         client.close()
     return result

@@ -133,6 +133,33 @@ options:
       - With O(purge=true) and an empty O(services) list the table is emptied.
     type: bool
     default: false
+  drain:
+    description:
+      - With O(purge=true), what the purge removes (a destination, or a whole service with its destinations)
+        is drained first. Its destinations get weight 0 together with the other changes of the plan, then
+        the task waits until none of them has an active connection (polled once a second) and removes them.
+        Weight changes and new destinations are never drained; they do not disturb connections.
+      - The table is read again after the wait, so what another tool changed meanwhile is planned afresh.
+      - With a persistent service, clients that hold a persistence template keep coming to a quiesced
+        destination until the template expires, unless C(net.ipv4.vs.expire_quiescent_template=1).
+      - In check mode nothing is waited for; RV(operations) shows the weight-0 step before the removal.
+    type: bool
+    default: false
+  drain_timeout:
+    description:
+      - Maximum seconds to wait for the drain.
+    type: int
+    default: 300
+  on_drain_timeout:
+    description:
+      - What to do when connections are still active after O(drain_timeout).
+      - V(fail) (default) fails the task before anything is removed; the drained destinations keep weight 0,
+        so they take no new connections, and the next run drains them again.
+      - V(delete) removes them anyway (the remaining connections are cut or expire, depending on
+        C(net.ipv4.vs.expire_nodest_conn)).
+    type: str
+    choices: [delete, fail]
+    default: fail
   timeouts:
     description:
       - Global timeouts in seconds (0..2147483). Omitted or V(0) leaves a value unchanged.
@@ -203,6 +230,18 @@ attributes:
 '''
 
 EXAMPLES = r'''
+- name: Take 198.51.100.12 out of the pool once its clients are done (at most 10 minutes, then cut)
+  lvs.cluster.ipvs_table:
+    purge: true
+    drain: true
+    drain_timeout: 600
+    on_drain_timeout: delete
+    services:
+      - address: 192.0.2.10
+        port: 80
+        destinations:
+          - {address: 198.51.100.11}
+
 - name: Two DR services, nothing else on this director
   lvs.cluster.ipvs_table:
     purge: true
@@ -252,6 +291,24 @@ mutations:
   returned: always
   type: int
   sample: 3
+drain:
+  description: Outcome of the drain of what the purge removes.
+  returned: when O(drain=true) and the purge removes a destination or a service
+  type: dict
+  contains:
+    finished:
+      description: Whether every drained destination reached 0 active connections in time (false in check mode).
+      type: bool
+    waited:
+      description: Seconds waited.
+      type: float
+    active_connections:
+      description: Active connections left at the last poll (V(null) in check mode).
+      type: int
+    busy:
+      description: The drained destinations that still had active connections at the last poll, with their count.
+      type: dict
+  sample: {"finished": true, "waited": 4.0, "active_connections": 0, "busy": {}}
 applied:
   description: Operations the kernel accepted.
   returned: failure part-way
@@ -274,6 +331,7 @@ unknown:
   elements: dict
 '''
 
+import time
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
     LvsModule,
@@ -284,7 +342,14 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
     table_service_spec,
     timeouts_spec,
 )
-from ansible_collections.lvs.cluster.plugins.module_utils._diff import diff_output, plan_all
+from ansible_collections.lvs.cluster.plugins.module_utils._diff import ADD, DEL, diff_output, plan_all
+from ansible_collections.lvs.cluster.plugins.module_utils._drain import (
+    DrainTimeout,
+    quiesce_ops,
+    removed_dests,
+    timeout_message,
+    wait_idle,
+)
 from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     ErrorCollector,
     parse_table,
@@ -300,6 +365,9 @@ def argument_spec():
         'services': {'type': 'list', 'elements': 'dict', 'required': True,
                      'options': table_service_spec()},
         'purge': {'type': 'bool', 'default': False},
+        'drain': {'type': 'bool', 'default': False},
+        'drain_timeout': {'type': 'int', 'default': 300},
+        'on_drain_timeout': {'type': 'str', 'choices': ['delete', 'fail'], 'default': 'fail'},
         'timeouts': {'type': 'dict', 'options': timeouts_spec()},
         'sync_daemons': {'type': 'list', 'elements': 'dict', 'options': sync_daemon_spec()},
     }
@@ -319,11 +387,14 @@ def declared(params):
     daemons = None
     if params.get('sync_daemons') is not None:
         daemons = sync_daemons_from_params(params['sync_daemons'], 'sync_daemons', errors)
+    if params.get('drain_timeout') is not None and params['drain_timeout'] < 0:
+        errors.add('drain_timeout', '%d is negative' % params['drain_timeout'],
+                   'seconds, 0 or more (0: quiesce and decide at once)', params['drain_timeout'])
     errors.raise_if_any()
     return table, timeouts, daemons
 
 
-def run(module, connect_client=None):
+def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
     params = module.params
     table, timeouts, daemons = declared(params)
     client = (connect_client or (lambda: connect(load_module=modprobe(module))))()
@@ -333,6 +404,13 @@ def run(module, connect_client=None):
         current_daemons = client.get_daemons() if daemons is not None else None
         plan = plan_all(table, current, params['purge'], timeouts, current_timeouts,
                         daemons, current_daemons)
+        leaving = removed_dests(plan, current) if params['drain'] else {}
+        # drained: everything but the removals and the daemon starts, plus weight 0 for what leaves; then
+        # the wait; then the rest
+        first = [op for op in plan if op.action != DEL and not (op.kind == 'daemon' and op.action == ADD)]
+        first += quiesce_ops(leaving)
+        if leaving:
+            plan = first + [op for op in plan if op not in first]
         summary = {}
         for op in plan:
             summary[op.name] = summary.get(op.name, 0) + 1
@@ -344,11 +422,35 @@ def run(module, connect_client=None):
         }
         if module._diff:
             result['diff'] = diff_output(current, plan, current_timeouts, current_daemons)
-        if plan and not module.check_mode:
+        if module.check_mode:
+            if leaving:
+                result['drain'] = {'finished': False, 'waited': 0.0, 'active_connections': None, 'busy': {}}
+        elif leaving:
+            _drained_apply(module, client, first, leaving, result, clock, sleep,
+                           lambda: plan_all(table, client.dump_table(), params['purge'], timeouts,
+                                            client.get_timeouts() if timeouts is not None else None,
+                                            daemons, client.get_daemons() if daemons is not None else None))
+        elif plan:
             apply_plan(client, plan, result)
     finally:
         client.close()
     return result
+
+
+def _drained_apply(module, client, first, leaving, result, clock, sleep, replan):
+    """Apply ``first`` (changes and weight 0), wait for the drain, then apply a fresh plan (the removals)."""
+    params = module.params
+    if first:
+        apply_plan(client, first, result)
+    drain = wait_idle(client, leaving, params['drain_timeout'], clock, sleep)
+    result['drain'] = {key: drain[key] for key in ('finished', 'waited', 'active_connections', 'busy')}
+    if not drain['finished'] and params['on_drain_timeout'] == 'fail':
+        count = sum(len(dests) for dests in leaving.values())
+        raise DrainTimeout(timeout_message('%d destination(s)' % count, params['drain_timeout'], drain,
+                                           'nothing was removed; the drained destinations are'), result)
+    rest = replan()
+    if rest:
+        apply_plan(client, rest, result)
 
 
 def main():

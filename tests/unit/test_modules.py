@@ -15,6 +15,7 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.lvs.cluster.plugins.doc_fragments.ipvs import ModuleDocFragment
+from ansible_collections.lvs.cluster.plugins.module_utils._diff import apply_to_table
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import (
     ApplyError,
     KernelError,
@@ -289,6 +290,88 @@ def test_table_partial_failure_report():
     kwargs = info.value.fail_kwargs()
     assert len(kwargs['applied']) == 1 and len(kwargs['failed']) == 1
     assert len(kwargs['not_attempted']) == 1 and kwargs['changed'] is True
+
+
+# --- drained removal (ipvs_table drain, ipvs_dest quiesced + drain) ----------------
+
+class ApplyingStub(StubClient):
+    """A StubClient whose table follows what it was sent, as the kernel's would."""
+
+    def apply(self, plan):
+        result = super().apply(plan)
+        self.table = apply_to_table(self.table, result.applied)
+        return result
+
+
+KEPT = [{'address': '192.0.2.10', 'port': 80, 'destinations': [{'address': '198.51.100.1', 'weight': 5}]}]
+
+
+def drained_run(services, counters, check_mode=False, clock_step=1, **options):
+    stub = ApplyingStub(parse_table(TABLE), counters=list(counters))
+    clock = iter(range(0, 10000, clock_step))
+    sleeps = []
+    params = params_for(ipvs_table, services=services, purge=True, drain=True, **options)
+    result = ipvs_table.run(module(params, check_mode=check_mode), lambda: stub,
+                            clock=lambda: next(clock), sleep=sleeps.append)
+    return stub, result, sleeps
+
+
+def test_table_drain_quiesces_with_the_other_changes_waits_then_removes():
+    stub, result, sleeps = drained_run(KEPT, counters=[2, 1, 0])
+    assert [str(op) for op in stub.applied] == [
+        'set_dest tcp 192.0.2.10:80 -> 198.51.100.1:80 (weight: 1 -> 5)',
+        'set_dest tcp 192.0.2.10:80 -> 198.51.100.2:80 (weight: 3 -> 0)',
+        'del_dest tcp 192.0.2.10:80 -> 198.51.100.2:80']
+    assert result['drain'] == {'finished': True, 'waited': 3, 'active_connections': 0, 'busy': {}}
+    assert len(sleeps) == 2 and result['changed']
+
+
+def test_table_drain_of_a_removed_service_quiesces_all_its_destinations():
+    stub, result, _ = drained_run([], counters=[0])
+    assert [op.name for op in stub.applied] == ['set_dest', 'set_dest', 'del_service']
+    assert {op.dest.weight for op in stub.applied[:2]} == {0}
+    assert stub.table.services == {}
+
+
+def test_table_drain_timeout_fails_before_removing_anything():
+    with pytest.raises(ipvs_table.DrainTimeout) as info:
+        drained_run(KEPT, counters=[4] * 10, clock_step=10, drain_timeout=20)
+    kwargs = info.value.fail_kwargs()
+    assert kwargs['drain']['finished'] is False and kwargs['drain']['active_connections'] == 4
+    assert kwargs['drain']['busy'] == {'tcp 192.0.2.10:80 -> 198.51.100.2:80': 4}
+    assert 'on_drain_timeout=delete' in kwargs['msg'] and 'nothing was removed' in kwargs['msg']
+
+
+def test_table_drain_timeout_delete_removes_anyway():
+    stub, result, _ = drained_run(KEPT, counters=[4] * 10, clock_step=10, drain_timeout=20,
+                                  on_drain_timeout='delete')
+    assert stub.applied[-1].name == 'del_dest' and result['drain']['finished'] is False
+
+
+def test_table_drain_in_check_mode_shows_the_weight_zero_step_and_waits_for_nothing():
+    stub = StubClient(parse_table(TABLE))
+    params = params_for(ipvs_table, services=KEPT, purge=True, drain=True)
+    result = ipvs_table.run(module(params, check_mode=True), lambda: stub, clock=never_connect,
+                            sleep=never_connect)
+    assert result['summary'] == {'set_dest': 2, 'del_dest': 1} and stub.applied == []
+    assert result['drain']['finished'] is False
+
+
+def test_table_drain_without_removals_is_a_plain_apply():
+    stub = ApplyingStub(parse_table(TABLE))
+    params = params_for(ipvs_table, services=TABLE + KEPT[:0], purge=True, drain=True)
+    result = ipvs_table.run(module(params), lambda: stub, clock=never_connect, sleep=never_connect)
+    assert not result['changed'] and 'drain' not in result
+
+
+def test_dest_quiesced_with_drain_waits_and_keeps_the_destination():
+    stub = ApplyingStub(table_with_dest(), counters=[1, 0])
+    clock = iter(range(100))
+    result = ipvs_dest.run(module(dest_params(state='quiesced', drain=True)), lambda: stub,
+                           clock=lambda: next(clock), sleep=lambda s: None)
+    assert [op.name for op in stub.applied] == ['set_dest']
+    assert result['drain']['finished'] is True
+    assert list(stub.table.dests.values())[0]
 
 
 # --- ipvs_info -------------------------------------------------------------------
