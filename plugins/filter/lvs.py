@@ -8,9 +8,8 @@ VIPs it holds, and render the table in ipvsadm's save format for the boot-time r
 
 from __future__ import annotations
 
-# Each filter is documented in its own file next to this one: lvs_table.yml, lvs_vips_for.yml,
-# lvs_ipvsadm_rules.yml, lvs_service_names.yml and lvs_preflight.yml. ansible-doc reads those only while
-# this file has no DOCUMENTATION of its own, so it must not get one.
+# Each filter is documented in its own file next to this one, named like the filter (lvs_table.yml, ...).
+# ansible-doc reads those only while this file has no DOCUMENTATION of its own, so it must not get one.
 
 import ipaddress
 import json
@@ -88,6 +87,24 @@ def lvs_vips_for(services, addresses):
                 seen.add(item)
                 vips.append({'address': item[0], 'forwarding': item[1]})
     return vips
+
+
+def lvs_dests_of(services, addresses):
+    """[{service: {protocol, address, port} or {fwmark, family}, destination: {...}}] for every destination at one
+    of `addresses`: what a drain of that real server touches, in the form lvs.cluster.ipvs_dest takes."""
+    mine = {_normal(address) for address in addresses or []}
+    _parse(services)  # refuses what is not the expanded schema, with the field at fault
+    found = []
+    for service in services or []:
+        if service.get('fwmark'):
+            key = {'fwmark': service['fwmark'], 'family': service.get('family') or 'ipv4'}
+        else:
+            key = {'protocol': service.get('protocol') or 'tcp', 'address': service['address'],
+                   'port': service['port']}
+        for dest in service.get('destinations') or []:
+            if _normal(dest['address']) in mine:
+                found.append({'service': key, 'destination': dict(dest)})
+    return found
 
 
 def lvs_service_names(services):
@@ -251,6 +268,6 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
 class FilterModule(object):
     def filters(self):
         return {'lvs_table': lvs_table, 'lvs_vips_for': lvs_vips_for, 'lvs_realserver': lvs_realserver,
-                'lvs_director_vips': lvs_director_vips,
+                'lvs_director_vips': lvs_director_vips, 'lvs_dests_of': lvs_dests_of,
                 'lvs_ipvsadm_rules': lvs_ipvsadm_rules,
                 'lvs_preflight': lvs_preflight, 'lvs_service_names': lvs_service_names}

@@ -4,6 +4,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lvs.cluster.plugins.filter.lvs import (
+    lvs_dests_of,
     lvs_ipvsadm_rules,
     lvs_preflight,
     lvs_realserver,
@@ -68,6 +69,27 @@ def test_a_real_server_holds_the_vips_of_its_services_only():
     assert lvs_vips_for(table, ["198.51.100.11"]) == [{"address": "198.51.100.100", "forwarding": "dr"}]
     assert lvs_vips_for(table, ["198.51.100.12"]) == [
         {"address": "198.51.100.100", "forwarding": "dr"}, {"address": "198.51.100.101", "forwarding": "tun"}]
+
+
+def test_a_drain_touches_every_destination_of_the_host_and_nothing_else():
+    table = lvs_table([
+        {"address": "198.51.100.100", "port": 80, "forwarding": "dr"},
+        {"address": "2001:db8::100", "port": 443, "forwarding": "tun", "destinations": [{"address": "198.51.100.12"}]},
+        {"fwmark": 7, "forwarding": "dr", "destinations": [{"host": "rs2", "weight": 4}]},
+    ], hostvars(), GROUPS)
+    assert lvs_dests_of(table, ["198.51.100.11"]) == [
+        {"service": {"protocol": "tcp", "address": "198.51.100.100", "port": 80},
+         "destination": table[0]["destinations"][0]}]
+    mine = lvs_dests_of(table, [" 198.51.100.12"])
+    assert [d["service"] for d in mine] == [
+        {"protocol": "tcp", "address": "198.51.100.100", "port": 80},
+        {"protocol": "tcp", "address": "2001:db8::100", "port": 443},
+        {"fwmark": 7, "family": "ipv4"}]
+    assert [d["destination"]["forwarding"] for d in mine] == ["dr", "tun", "dr"]
+    assert mine[2]["destination"]["weight"] == 4
+    assert lvs_dests_of(table, None) == [] and lvs_dests_of(None, ["198.51.100.11"]) == []
+    with pytest.raises(AnsibleFilterError, match="port"):
+        lvs_dests_of([{"address": "198.51.100.100", "port": "http"}], ["198.51.100.11"])
 
 
 def test_a_real_server_gets_its_vips_by_method_and_a_checked_gateway():
