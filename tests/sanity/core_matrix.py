@@ -10,11 +10,14 @@ that need packages get theirs from ansible-test under ~/.ansible/test/venv.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import hashlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 REPO = Path(__file__).resolve().parents[2]
 MAIN_BIN = Path(sys.executable).parent
@@ -71,3 +74,24 @@ def ansible_test_source(bin_: Path) -> Path:
     found = sorted(bin_.parent.glob("lib/python*/site-packages/ansible_test"))
     assert found, f"no ansible_test package under {bin_.parent}"
     return found[0]
+
+
+@contextlib.contextmanager
+def units_venv_home(core: Core) -> Iterator[Path]:
+    """A folder kept between runs for `ansible-test units --venv`'s venv (the test links the copy's
+    tests/output/.tmp/delegation to it): made once per ansible-core version, Python and
+    tests/unit/requirements.txt, so a later run skips about 15 s of venv creation and installs, and a
+    change of any of the three starts from an empty one. Held under a lock while ansible-test uses it."""
+    key = hashlib.sha256("{}\n{}\n{}".format(core.version, sys.version,
+                                              (REPO / "tests" / "unit" / "requirements.txt").read_text())
+                         .encode()).hexdigest()[:12]
+    root = REPO / ".build" / "units-venvs"
+    home = root / f"{core.version}-{key}"
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / (core.version + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for old in root.glob(core.version + "-*"):
+            if old != home:
+                shutil.rmtree(old)
+        home.mkdir(exist_ok=True)
+        yield home
