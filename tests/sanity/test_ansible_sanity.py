@@ -10,7 +10,6 @@ and the main venv's; core_matrix.py makes the older ones' venvs), with the same 
 """
 from __future__ import annotations
 
-import fnmatch
 import re
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import core_matrix
+from collection_copy import copy_under_git
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -52,48 +52,10 @@ def _install_get_pip_standin(core_bin: Path) -> None:
         path.write_text(GET_PIP_STANDIN)
 
 
-def _build_ignore() -> list:
-    """galaxy.yml's build_ignore: sanity checks the collection as it is built, not the lab tooling."""
-    import yaml
-
-    return yaml.safe_load((REPO / "galaxy.yml").read_text()).get("build_ignore") or []
-
-
-def _ignored(name: str, patterns: list) -> bool:
-    """ansible-galaxy's rule: a pattern matches the path from the collection root, or a folder above it
-    (so `requirements.txt` is only the root one; `*.qcow2` matches anywhere, `*` crossing folders)."""
-    return any(fnmatch.fnmatch(name, pattern) or name.startswith(pattern.rstrip("/") + "/")
-               for pattern in patterns)
-
-
-def _copy_collection(dest_root: Path) -> Path:
-    # Tracked files plus new files not yet committed (not the git-ignored ones).
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, check=True).stdout.decode().split("\0")
-    target = dest_root / "ansible_collections" / "lvs" / "cluster"
-    patterns = _build_ignore()
-    for name in filter(None, files):
-        src = REPO / name
-        if not src.is_file() or _ignored(name, patterns):
-            continue
-        out = target / name
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, out)
-    return target
-
-
-def _copy_under_git(dest_root: Path) -> Path:
-    """The copy, as a git work tree: ansible-test lists the files it checks with git."""
-    collection = _copy_collection(dest_root)
-    subprocess.run(["git", "init", "-q"], cwd=collection, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=collection, check=True)
-    return collection
-
-
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is needed to list the collection's files")
 def test_ansible_test_sanity(tmp_path, core, own_copy_env):
     _install_get_pip_standin(core.bin)
-    collection = _copy_under_git(tmp_path)
+    collection = copy_under_git(tmp_path)
     proc = subprocess.run([str(core.bin / "ansible-test"), "sanity", "--python", "3.11", "--color", "no"],
                           cwd=collection, env=own_copy_env, capture_output=True, text=True, timeout=3600, check=False)
     output = proc.stdout + proc.stderr
@@ -113,7 +75,7 @@ def test_ansible_test_units(tmp_path, core, own_copy_env):
     """The collection's unit tests under the standard tool, as a user of the tarball would run them
     (ansible-test installs tests/unit/requirements.txt into its venv)."""
     _install_get_pip_standin(core.bin)
-    collection = _copy_under_git(tmp_path)
+    collection = copy_under_git(tmp_path)
     with core_matrix.units_venv_home(core) as home:
         # ansible-test keeps its --venv under tests/output/.tmp/delegation: there, one made by an earlier run.
         (collection / "tests" / "output" / ".tmp").mkdir(parents=True)
