@@ -33,6 +33,12 @@ def env() -> dict:
     return tool_env()
 
 
+@pytest.fixture()
+def copy_env() -> dict:
+    """For a tool of the main venv that must see only the copy it runs in (antsibull-changelog)."""
+    return tool_env(collections=False)
+
+
 @pytest.fixture(params=core_matrix.series(), ids=lambda series: "core-" + series)
 def core(request) -> core_matrix.Core:
     """Each ansible-core series the collection supports (the main venv's, and the older ones' venvs made
