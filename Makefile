@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: deps host-packages venv collection image demo test unit bench-table clean lab-down bench-lab bench-forks profile
+.PHONY: deps host-packages venv collection image demo test unit sanity bench-table clean lab-down bench-lab bench-forks profile
 
 deps: host-packages venv collection
 
@@ -47,6 +47,11 @@ demo: image
 
 unit: deps
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+# No guest: ansible-test sanity and units under each ansible-core series from 2.17 (the older series'
+# venvs, .build/core-<series>/, are made by the tests on first use), Galaxy's importer, the linters.
+sanity: deps
+	$(PY) -m pytest tests/sanity -q $(PYTEST_ARGS)
 
 test: image
 	$(PY) -m pytest tests $(PYTEST_ARGS)

@@ -4,10 +4,12 @@ ansible-test needs the collection at .../ansible_collections/lvs/cluster; the co
 clean (tests/output stays in the temp tree). The sanity venvs bootstrap pip with a script that ansible-test
 looks for in its cache before downloading it; a stand-in placed there uses ensurepip instead, so the run
 needs no network beyond the package index that pip itself is configured with.
+
+ansible-test sanity and units run under each ansible-core series from requires_ansible up (2.17, 2.18
+and the main venv's; core_matrix.py makes the older ones' venvs), with the same options for each.
 """
 from __future__ import annotations
 
-import fnmatch
 import re
 import shutil
 import subprocess
@@ -15,6 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import core_matrix
+from collection_copy import copy_under_git
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -32,65 +37,26 @@ subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-c
 '''
 
 
-def _pip_version_of_ansible_test() -> str:
-    import ansible_test  # the package that ships with ansible-core
-
-    source = Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
+def _pip_version_of_ansible_test(core_bin: Path) -> str:
+    """The pip version that this series' ansible-test bootstraps (the package ships with ansible-core)."""
+    source = core_matrix.ansible_test_source(core_bin) / "_internal" / "python_requirements.py"
     found = re.search(r"\bpip='([^']+)'", source.read_text())
     return found.group(1) if found else "24.2"
 
 
-def _install_get_pip_standin() -> None:
+def _install_get_pip_standin(core_bin: Path) -> None:
     cache = Path.home() / ".ansible" / "test" / "cache"
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / ("get_pip_%s.py" % _pip_version_of_ansible_test().replace(".", "_"))
+    path = cache / ("get_pip_%s.py" % _pip_version_of_ansible_test(core_bin).replace(".", "_"))
     if not path.exists() or path.read_text() != GET_PIP_STANDIN:
         path.write_text(GET_PIP_STANDIN)
 
 
-def _build_ignore() -> list:
-    """galaxy.yml's build_ignore: sanity checks the collection as it is built, not the lab tooling."""
-    import yaml
-
-    return yaml.safe_load((REPO / "galaxy.yml").read_text()).get("build_ignore") or []
-
-
-def _ignored(name: str, patterns: list) -> bool:
-    """ansible-galaxy's rule: a pattern matches the path from the collection root, or a folder above it
-    (so `requirements.txt` is only the root one; `*.qcow2` matches anywhere, `*` crossing folders)."""
-    return any(fnmatch.fnmatch(name, pattern) or name.startswith(pattern.rstrip("/") + "/")
-               for pattern in patterns)
-
-
-def _copy_collection(dest_root: Path) -> Path:
-    # Tracked files plus new files not yet committed (not the git-ignored ones).
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, check=True).stdout.decode().split("\0")
-    target = dest_root / "ansible_collections" / "lvs" / "cluster"
-    patterns = _build_ignore()
-    for name in filter(None, files):
-        src = REPO / name
-        if not src.is_file() or _ignored(name, patterns):
-            continue
-        out = target / name
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, out)
-    return target
-
-
-def _copy_under_git(dest_root: Path) -> Path:
-    """The copy, as a git work tree: ansible-test lists the files it checks with git."""
-    collection = _copy_collection(dest_root)
-    subprocess.run(["git", "init", "-q"], cwd=collection, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=collection, check=True)
-    return collection
-
-
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is needed to list the collection's files")
-def test_ansible_test_sanity(tmp_path, own_copy_env):
-    _install_get_pip_standin()
-    collection = _copy_under_git(tmp_path)
-    proc = subprocess.run([str(BIN / "ansible-test"), "sanity", "--python", "3.11", "--color", "no"],
+def test_ansible_test_sanity(tmp_path, core, own_copy_env):
+    _install_get_pip_standin(core.bin)
+    collection = copy_under_git(tmp_path)
+    proc = subprocess.run([str(core.bin / "ansible-test"), "sanity", "--python", "3.11", "--color", "no"],
                           cwd=collection, env=own_copy_env, capture_output=True, text=True, timeout=3600, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, "ansible-test sanity failed:\n" + "\n".join(output.splitlines()[-120:])
@@ -99,22 +65,29 @@ def test_ansible_test_sanity(tmp_path, own_copy_env):
     assert not skipped, "ansible-test skipped sanity tests:\n" + "\n".join(skipped)
     ran = re.findall(r'^Running sanity test "([^"]+)"', output, flags=re.M)
     assert len(ran) >= 20, f"only {len(ran)} sanity tests ran: {ran}"
+    print(f"ansible-core {core.version}: {len(ran)} sanity tests passed: {', '.join(ran)}")  # shown by -rP
     for ignore in (REPO / "tests" / "sanity").glob("ignore-*.txt"):
         assert ignore.read_text().strip() == "", f"{ignore.name} must stay empty"
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is needed to list the collection's files")
-def test_ansible_test_units(tmp_path, own_copy_env):
+def test_ansible_test_units(tmp_path, core, own_copy_env):
     """The collection's unit tests under the standard tool, as a user of the tarball would run them
     (ansible-test installs tests/unit/requirements.txt into its venv)."""
-    collection = _copy_under_git(tmp_path)
-    proc = subprocess.run([str(BIN / "ansible-test"), "units", "--venv", "--python", "3.11", "--requirements",
-                           "--color", "no"], cwd=collection, env=own_copy_env, capture_output=True, text=True,
-                          timeout=3600, check=False)
+    _install_get_pip_standin(core.bin)
+    collection = copy_under_git(tmp_path)
+    with core_matrix.units_venv_home(core) as home:
+        # ansible-test keeps its --venv under tests/output/.tmp/delegation: there, one made by an earlier run.
+        (collection / "tests" / "output" / ".tmp").mkdir(parents=True)
+        (collection / "tests" / "output" / ".tmp" / "delegation").symlink_to(home, target_is_directory=True)
+        proc = subprocess.run([str(core.bin / "ansible-test"), "units", "--venv", "--python", "3.11",
+                               "--requirements", "--color", "no"], cwd=collection, env=own_copy_env,
+                              capture_output=True, text=True, timeout=3600, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, "ansible-test units failed:\n" + "\n".join(output.splitlines()[-120:])
     passed = re.search(r"=+ (\d+) passed", output)
     assert passed and int(passed.group(1)) >= 200, "ansible-test units ran too few tests:\n" + output[-3000:]
+    print(f"ansible-core {core.version}: {passed.group(0).strip('= ')}")  # shown by -rP
 
 
 @pytest.mark.parametrize("module", MODULES)
