@@ -52,11 +52,19 @@ def _install_get_pip_standin(core_bin: Path) -> None:
         path.write_text(GET_PIP_STANDIN)
 
 
+# Under the older series, the tests that judge style and formats rather than what the collection needs from
+# ansible-core: their verdict does not depend on the series, the main series runs them, and on a fresh
+# machine each costs a venv of its own per series (about 5 minutes together for 2.17 and 2.18).
+SERIES_INDEPENDENT = ("pylint", "pep8", "yamllint", "changelog")
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is needed to list the collection's files")
 def test_ansible_test_sanity(tmp_path, core, own_copy_env):
     _install_get_pip_standin(core.bin)
     collection = copy_under_git(tmp_path)
-    proc = subprocess.run([str(core.bin / "ansible-test"), "sanity", "--python", "3.11", "--color", "no"],
+    older = core.bin != core_matrix.MAIN_BIN
+    skips = [arg for name in SERIES_INDEPENDENT for arg in ("--skip-test", name)] if older else []
+    proc = subprocess.run([str(core.bin / "ansible-test"), "sanity", "--python", "3.11", "--color", "no", *skips],
                           cwd=collection, env=own_copy_env, capture_output=True, text=True, timeout=3600, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, "ansible-test sanity failed:\n" + "\n".join(output.splitlines()[-120:])
@@ -64,7 +72,8 @@ def test_ansible_test_sanity(tmp_path, core, own_copy_env):
     skipped = [line for line in output.splitlines() if "kipping sanity test" in line]
     assert not skipped, "ansible-test skipped sanity tests:\n" + "\n".join(skipped)
     ran = re.findall(r'^Running sanity test "([^"]+)"', output, flags=re.M)
-    assert len(ran) >= 20, f"only {len(ran)} sanity tests ran: {ran}"
+    assert len(ran) >= (16 if older else 20), f"only {len(ran)} sanity tests ran: {ran}"
+    assert not older or not set(ran) & set(SERIES_INDEPENDENT), ran
     print(f"ansible-core {core.version}: {len(ran)} sanity tests passed: {', '.join(ran)}")  # shown by -rP
     for ignore in (REPO / "tests" / "sanity").glob("ignore-*.txt"):
         assert ignore.read_text().strip() == "", f"{ignore.name} must stay empty"

@@ -10,7 +10,11 @@ servers in); after a failed test a fixture puts the cluster back. By hand, again
     LVS_LAB_NAME=ha-dev pytest -rA -s molecule/ha/tests/test_ha.py
 """
 import json
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -273,6 +277,59 @@ def test_master_preempts_when_powered_on_again(lab):
     # keepalived is enabled at boot: the returned master rebuilds its table and takes the VIP back
     _master_returns(lab, lambda: lab_ctl.power_on(lab.name, MASTER, wait=False), "master_power_on")
     assert ssh(lab, MASTER, "systemctl is-active keepalived").stdout.strip() == "active"
+
+
+def run_playbook(lab, playbook, *extra):
+    """ansible-playbook against the lab, with the ha inventory's variables, as an operator runs it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        inventory = Path(tmp) / "inventory.yml"
+        shutil.copy(lvs.STATE_ROOT / lab.name / "inventory.yml", inventory)
+        for name in ("group_vars", "host_vars"):
+            (Path(tmp) / name).symlink_to(ROOT / "playbooks" / "inventories" / "ha" / name)
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"))
+        return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+                               str(ROOT / "playbooks" / playbook), *extra], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, env=env, timeout=1800, check=False)
+
+
+def test_rolling_maintenance_reboots_each_real_server_without_a_failed_request(lab):
+    """playbooks/rolling_maintenance.yml as an operator runs it: one real server at a time quiesced and
+    drained on both directors, rebooted, waited for (booted, its VIP back, answering) and weighted back.
+    Fresh connections on port 80 all along lose nothing. A keep-alive connection on port 81 (no other
+    load there) shows which server holds it, and that server goes first: its drain must wait until the
+    connection has ended, and every request over it must be answered."""
+    started = time.monotonic()
+    fresh = run_load(lab, 900, rate=RETURN_RATE)  # ended once the playbooks are done
+    keep = run_load(lab, 30, rate=2, mode="keepalive", timeout=10, port=81)
+    busy = lvs.poll(lambda: [ip for ip, dest in table(lab, MASTER).get(f"TCP {VIP}:81", {}).get("dests", {}).items()
+                             if dest["active"]], lambda ips: len(ips) == 1, "the keep-alive connection's server", 30)
+    order = sorted(lab.realservers, key=lambda host: lab.address(host) != busy[0])
+    runs, seconds = [], []
+    for host in order:
+        began = time.monotonic()
+        runs.append(run_playbook(lab, "rolling_maintenance.yml", "--limit", host,
+                                 "-e", "lvs_maintenance_drain_timeout=120"))
+        seconds.append(round(time.monotonic() - began, 1))
+        if runs[-1].returncode != 0:
+            break
+    fresh_result = load.finish(fresh, early=True)["summary"]
+    keep_result = load.finish(keep)["summary"]
+    figures("rolling_maintenance", wall_s=round(time.monotonic() - started, 1), order=order, seconds=seconds,
+            requests=fresh_result["requests"], failed=fresh_result["failed"], errors=fresh_result["errors"],
+            first_failure_t=fresh_result["first_failure_t"], served_by=fresh_result["served_by"],
+            keepalive_requests=keep_result["requests"], keepalive_failed=keep_result["failed"],
+            keepalive_served_by=keep_result["served_by"])
+    for run in runs:
+        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert len(runs) == len(order)
+    assert fresh_result["failed"] == 0, fresh_result
+    assert set(fresh_result["served_by"]) == set(lab.realservers), fresh_result
+    assert keep_result["failed"] == 0 and keep_result["connections_opened"] == 1, keep_result
+    assert keep_result["requests"] == 60 and list(keep_result["served_by"]) == [order[0]], keep_result
+    for director in lab.directors:
+        dests = table(lab, director)[f"TCP {VIP}:80"]["dests"]
+        assert sorted(dests) == sorted(lab.address(h) for h in lab.realservers), (director, dests)
+        assert all(dest["weight"] > 0 for dest in dests.values()), (director, dests)
 
 
 def test_cluster_comes_back_after_reboot(lab):
