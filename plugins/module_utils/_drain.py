@@ -49,7 +49,7 @@ def quiesce_ops(leaving):
     """One SET weight 0 per destination in ``leaving`` that still takes new connections."""
     return [Op(SET, 'dest', key=key, dest=quiesced(dest), changes=(('weight', dest.weight, 0),))
             for key in sorted(leaving, key=lambda k: k.sort_key())
-            for _, dest in sorted(leaving[key].items())
+            for _dkey, dest in sorted(leaving[key].items())
             if dest.weight != 0]
 
 

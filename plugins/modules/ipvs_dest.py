@@ -211,6 +211,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._model import (
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._netlink import connect
 
+
 def argument_spec():
     spec = dest_spec()
     spec['service'] = {'type': 'dict', 'required': True, 'options': service_key_spec()}

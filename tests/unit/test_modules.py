@@ -327,7 +327,7 @@ def test_table_drain_quiesces_with_the_other_changes_waits_then_removes():
 
 
 def test_table_drain_of_a_removed_service_quiesces_all_its_destinations():
-    stub, result, _ = drained_run([], counters=[0])
+    stub, _result, _sleeps = drained_run([], counters=[0])
     assert [op.name for op in stub.applied] == ['set_dest', 'set_dest', 'del_service']
     assert {op.dest.weight for op in stub.applied[:2]} == {0}
     assert stub.table.services == {}
@@ -343,8 +343,8 @@ def test_table_drain_timeout_fails_before_removing_anything():
 
 
 def test_table_drain_timeout_delete_removes_anyway():
-    stub, result, _ = drained_run(KEPT, counters=[4] * 10, clock_step=10, drain_timeout=20,
-                                  on_drain_timeout='delete')
+    stub, result, _sleeps = drained_run(KEPT, counters=[4] * 10, clock_step=10, drain_timeout=20,
+                                        on_drain_timeout='delete')
     assert stub.applied[-1].name == 'del_dest' and result['drain']['finished'] is False
 
 
