@@ -405,12 +405,15 @@ def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
         plan = plan_all(table, current, params['purge'], timeouts, current_timeouts,
                         daemons, current_daemons)
         leaving = removed_dests(plan, current) if params['drain'] else {}
-        # drained: everything but the removals and the daemon starts, plus weight 0 for what leaves; then
-        # the wait; then the rest
-        first = [op for op in plan if op.action != DEL and not (op.kind == 'daemon' and op.action == ADD)]
-        first += quiesce_ops(leaving)
+        # drained: everything before the removals (daemon stops, timeouts, adds and changes) plus weight 0
+        # for what leaves; then the wait; then the removals and the daemon starts
+        removals = [op for op in plan if op.action == DEL and op.kind in ('dest', 'service')]
+        starts = [op for op in plan if op.action == ADD and op.kind == 'daemon']
+        later = {id(op) for op in removals + starts}  # by identity: a plan can hold thousands of ops
+        first = [op for op in plan if id(op) not in later] if leaving else plan
+        first = first + quiesce_ops(leaving)
         if leaving:
-            plan = first + [op for op in plan if op not in first]
+            plan = first + removals + starts
         summary = {}
         for op in plan:
             summary[op.name] = summary.get(op.name, 0) + 1

@@ -300,6 +300,13 @@ class ApplyingStub(StubClient):
     def apply(self, plan):
         result = super().apply(plan)
         self.table = apply_to_table(self.table, result.applied)
+        for op in result.applied:
+            if op.kind == 'daemon':
+                self.daemons = dict(self.daemons)
+                if op.action == 'del':
+                    self.daemons.pop(op.daemon.role, None)
+                else:
+                    self.daemons[op.daemon.role] = op.daemon
         return result
 
 
@@ -355,6 +362,15 @@ def test_table_drain_in_check_mode_shows_the_weight_zero_step_and_waits_for_noth
                             sleep=never_connect)
     assert result['summary'] == {'set_dest': 2, 'del_dest': 1} and stub.applied == []
     assert result['drain']['finished'] is False
+
+
+def test_table_drain_stops_a_changed_daemon_before_the_table_and_starts_it_after_the_removals():
+    stub = ApplyingStub(parse_table(TABLE), counters=[0],
+                        daemons={'master': SyncDaemon(role='master', interface='ens4')})
+    params = params_for(ipvs_table, services=KEPT, purge=True, drain=True,
+                        sync_daemons=[{'role': 'master', 'interface': 'ens5'}])
+    ipvs_table.run(module(params), lambda: stub, clock=iter(range(100)).__next__, sleep=lambda s: None)
+    assert [op.name for op in stub.applied] == ['del_daemon', 'set_dest', 'set_dest', 'del_dest', 'add_daemon']
 
 
 def test_table_drain_without_removals_is_a_plain_apply():
