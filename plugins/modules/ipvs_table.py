@@ -142,6 +142,8 @@ options:
       - The table is read again after the wait, so what another tool changed meanwhile is planned afresh.
       - With a persistent service, clients that hold a persistence template keep coming to a quiesced
         destination until the template expires, unless C(net.ipv4.vs.expire_quiescent_template=1).
+      - Under DR and TUN the director sees only the client's half of a connection. One that the real server
+        reset stays active in its table until the TCP timeout, and holds a drain until O(drain_timeout).
       - In check mode nothing is waited for; RV(operations) shows the weight-0 step before the removal.
     type: bool
     default: false
