@@ -73,6 +73,15 @@ def sync_daemon_spec():
     return copy.deepcopy(SYNC_DAEMON_OPTIONS)
 
 
+def drain_spec():
+    """The drain options that ipvs_dest and ipvs_table share (module_utils/_drain.py does the waiting)."""
+    return {
+        'drain': {'type': 'bool', 'default': False},
+        'drain_timeout': {'type': 'int', 'default': 300},
+        'on_drain_timeout': {'type': 'str', 'choices': ['delete', 'fail'], 'default': 'fail'},
+    }
+
+
 def pick(params, names):
     """The subset of module params that the model reads."""
     return {name: params.get(name) for name in names}

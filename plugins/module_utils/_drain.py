@@ -16,6 +16,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._diff import DEL, SET,
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import LvsError
 
 POLL_INTERVAL = 1.0
+TIMEOUT_ACCEPTED = 'seconds, 0 or more (0: quiesce and decide at once)'
 
 
 class DrainTimeout(LvsError):

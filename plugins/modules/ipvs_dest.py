@@ -181,6 +181,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
     LvsModule,
     apply_plan,
     dest_spec,
+    drain_spec,
     modprobe,
     pick,
     run_module,
@@ -193,6 +194,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._diff import (
     quiesced,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._drain import (
+    TIMEOUT_ACCEPTED,
     DrainTimeout,
     quiesce_ops,
     timeout_message,
@@ -216,9 +218,7 @@ def argument_spec():
     spec = dest_spec()
     spec['service'] = {'type': 'dict', 'required': True, 'options': service_key_spec()}
     spec['state'] = {'type': 'str', 'choices': ['absent', 'present', 'quiesced'], 'default': 'present'}
-    spec['drain'] = {'type': 'bool', 'default': False}
-    spec['drain_timeout'] = {'type': 'int', 'default': 300}
-    spec['on_drain_timeout'] = {'type': 'str', 'choices': ['delete', 'fail'], 'default': 'fail'}
+    spec.update(drain_spec())
     return spec
 
 
@@ -246,8 +246,8 @@ def _drain(module, client, key, current, result, clock, sleep):
 def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
     params = module.params
     if params['drain_timeout'] < 0:
-        raise ValidationError('drain_timeout', '%d is negative' % params['drain_timeout'],
-                              'seconds, 0 or more (0: quiesce and decide at once)', params['drain_timeout'])
+        raise ValidationError('drain_timeout', '%d is negative' % params['drain_timeout'], TIMEOUT_ACCEPTED,
+                              params['drain_timeout'])
     key = service_key_from_params(params['service'], path='service.')
     state = params['state']
     dest_params = pick(params, DEST_OPTIONS)

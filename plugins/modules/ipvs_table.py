@@ -338,6 +338,7 @@ import time
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
     LvsModule,
     apply_plan,
+    drain_spec,
     modprobe,
     run_module,
     sync_daemon_spec,
@@ -346,6 +347,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._diff import ADD, DEL, diff_output, plan_all
 from ansible_collections.lvs.cluster.plugins.module_utils._drain import (
+    TIMEOUT_ACCEPTED,
     DrainTimeout,
     quiesce_ops,
     removed_dests,
@@ -363,16 +365,15 @@ from ansible_collections.lvs.cluster.plugins.module_utils._preview import Nothin
 
 
 def argument_spec():
-    return {
+    spec = {
         'services': {'type': 'list', 'elements': 'dict', 'required': True,
                      'options': table_service_spec()},
         'purge': {'type': 'bool', 'default': False},
-        'drain': {'type': 'bool', 'default': False},
-        'drain_timeout': {'type': 'int', 'default': 300},
-        'on_drain_timeout': {'type': 'str', 'choices': ['delete', 'fail'], 'default': 'fail'},
         'timeouts': {'type': 'dict', 'options': timeouts_spec()},
         'sync_daemons': {'type': 'list', 'elements': 'dict', 'options': sync_daemon_spec()},
     }
+    spec.update(drain_spec())
+    return spec
 
 
 def build_module():
@@ -390,8 +391,8 @@ def declared(params):
     if params.get('sync_daemons') is not None:
         daemons = sync_daemons_from_params(params['sync_daemons'], 'sync_daemons', errors)
     if params.get('drain_timeout') is not None and params['drain_timeout'] < 0:
-        errors.add('drain_timeout', '%d is negative' % params['drain_timeout'],
-                   'seconds, 0 or more (0: quiesce and decide at once)', params['drain_timeout'])
+        errors.add('drain_timeout', '%d is negative' % params['drain_timeout'], TIMEOUT_ACCEPTED,
+                   params['drain_timeout'])
     errors.raise_if_any()
     return table, timeouts, daemons
 
