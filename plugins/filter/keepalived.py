@@ -23,13 +23,18 @@ CHECK_BLOCK = {'tcp': 'TCP_CHECK', 'http': 'HTTP_GET', 'misc': 'MISC_CHECK'}
 
 def lvs_keepalived_conf(services, hostvars, groups, host, realserver_group='realservers',
                         address_var='lvs_address', instances=None, priority=100, auth_pass='',
-                        healthcheck=None, sync_daemon=None, facts=None, vip_device=''):
+                        healthcheck=None, sync_daemon=None, facts=None, vip_device='', vrrp_version=2):
     """keepalived.conf text for `host`, formatted from the role schema's typed values (every input was
     checked there, each error naming its field). `facts` (the host's ansible_facts) give each VRRP
     instance its interface when the instance does not name one."""
     director = _parse(services, hostvars, groups, host, realserver_group, address_var, instances, priority,
-                      auth_pass, healthcheck, sync_daemon, facts, vip_device)
+                      auth_pass, healthcheck, sync_daemon, facts, vip_device, vrrp_version)
     out = ['global_defs {', '  router_id %s' % director.router_id,
+           # written even when it is keepalived's default: both directors must speak the same version
+           '  vrrp_version %d' % director.vrrp_version,
+           # a second burst of gratuitous ARPs / unsolicited NAs 1 s after taking the VIPs (keepalived
+           # waits 5 s): a client or router that missed the first burst learns the new master soon
+           '  vrrp_garp_master_delay 1',
            # MISC_CHECK scripts run as root only when the script security is on; without it, and without
            # script_user, --config-test warns and exits non-zero.
            '  enable_script_security', '  script_user root', '}']
@@ -41,12 +46,12 @@ def lvs_keepalived_conf(services, hostvars, groups, host, realserver_group='real
 
 
 def lvs_keepalived_sync(services, hostvars, groups, realserver_group='realservers',
-                        address_var='lvs_address', instances=None, sync_daemon=None, facts=None):
+                        address_var='lvs_address', instances=None, sync_daemon=None, facts=None, vrrp_version=2):
     """How a keepalived director syncs its connections: {'daemons': [...], 'sysctls': {...}}. The
     daemons (a master and a backup, both always, or none) run beside keepalived; the sysctls make the
     master daemon re-send each active connection every refresh period."""
     sync = _parse(services, hostvars, groups, 'sync', realserver_group, address_var, instances, 100, '', None,
-                  sync_daemon, facts).sync
+                  sync_daemon, facts, '', vrrp_version).sync
     if sync is None:
         return {'daemons': [], 'sysctls': {}}
     daemons = [{'role': role, 'interface': sync.interface, 'sync_id': sync.sync_id} for role in ('master', 'backup')]
@@ -71,7 +76,8 @@ def _vrrp_instance(inst, auth_pass, vip_devices):
            # every director starts as BACKUP: the priorities elect the master, and preemption applies
            '  state BACKUP', '  interface %s' % inst.interface,
            '  virtual_router_id %d' % inst.vrid, '  priority %d' % inst.priority,
-           '  advert_int %d' % inst.advert_int]
+           # whole seconds under VRRPv2; VRRPv3 takes hundredths (0.2)
+           '  advert_int %s' % format(inst.advert_int.normalize(), 'f')]
     if not inst.preempt:
         out.append('  nopreempt')
     elif inst.preempt_delay:

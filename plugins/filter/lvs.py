@@ -262,6 +262,15 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
         problems.append('directors %s all run the ipvs backend and would all hold VIP(s) %s: two hosts '
                         'answering ARP for one address; set director_backend: keepalived (VRRP gives each '
                         'VIP one holder), or keep one director' % (' and '.join(static), ', '.join(vips)))
+    # A VRRPv2 and a VRRPv3 director do not hear each other's adverts: each would hold the VIPs.
+    versions = {}
+    for director in directors:
+        if hostvars[director].get('director_backend', 'ipvs') == 'keepalived':
+            versions.setdefault(str(hostvars[director].get('director_vrrp_version', 2)), []).append(director)
+    if len(versions) > 1:
+        problems.append('director_vrrp_version differs between the keepalived directors (%s): VRRPv2 and VRRPv3 '
+                        'do not hear each other and both would hold the VIPs; set the same version on all'
+                        % '; '.join('%s on %s' % (v, ', '.join(sorted(hosts))) for v, hosts in sorted(versions.items())))
     return sorted(set(problems))
 
 

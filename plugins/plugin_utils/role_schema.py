@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Dict, Optional, Tuple
 
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -54,6 +55,12 @@ SYNC_KEYS = ('enabled', 'interface', 'instance', 'id', 'refresh_period')
 REFRESH_DEFAULT = 10  # seconds between re-sends of an active connection's state
 REFRESH_MAX = 3600
 AUTH_PASS_MAX = 8  # VRRPv2 simple password: keepalived silently truncates longer ones
+VRRP_VERSIONS = (2, 3)
+# VRRPv2 advertises whole seconds (an 8-bit field); VRRPv3 centiseconds (a 12-bit field, RFC 5798 5.2.7).
+ADVERT_V2 = (1, 255)
+ADVERT_V3_CS = (1, 4095)
+ADVERT_ACCEPTED = {2: 'whole seconds from 1 to 255 (director_vrrp_version 3 for sub-second adverts)',
+                   3: 'seconds from 0.01 to 40.95 in steps of 0.01'}
 
 # keepalived splits a line into words at whitespace, and '#' or '!' start a comment, so a newline, a
 # space or a comment character in a value would add or cut directives that --config-test accepts.
@@ -62,6 +69,7 @@ _WORD = re.compile(r'[A-Za-z0-9_.-]{1,64}')
 _INSTANCE_NAME = re.compile(r'[A-Za-z0-9_-]{1,64}')
 _HTTP_PATH = re.compile(r"/[A-Za-z0-9._~%/?&=+,;:@$*()-]{0,1023}")
 _MISC_PATH = re.compile(r'/[\x20-\x7e]{0,1023}')
+_DECIMAL_SECONDS = re.compile(r'[0-9]{1,3}(\.[0-9]{1,6})?')
 _AUTH_PASS = re.compile(r'[\x21-\x7e]{1,%d}' % AUTH_PASS_MAX)
 _COMMENT_OR_QUOTE = set('#!"\\{}')
 HTTP_PATH_ACCEPTED = ('"/" then up to 1023 of letters, digits and - . _ ~ % / ? & = + , ; : @ $ * ( ); no '
@@ -125,7 +133,7 @@ class VrrpInstance:
     vips: Tuple[str, ...]
     interface: str
     priority: int
-    advert_int: int
+    advert_int: Decimal  # seconds: whole under VRRPv2, hundredths under VRRPv3
     preempt: bool
     preempt_delay: int
 
@@ -147,6 +155,7 @@ class KeepalivedDirector:
     sync: Optional[SyncSettings]
     auth_pass: str
     vip_devices: Dict[str, str] = field(default_factory=dict)  # VIP -> device, where not the instance's interface
+    vrrp_version: int = 2
 
 
 def _service_params(service):
@@ -203,6 +212,28 @@ def as_int(value, where, low, high, errors, default=None):
     if number is None or not low <= number <= high:
         return errors.add(where, 'must be an integer from %d to %d, got %r' % (low, high, value))
     return number
+
+
+def as_advert_int(value, where, version, errors):
+    """VRRP's advertisement interval in seconds, as a Decimal: whole seconds under VRRPv2, hundredths of a
+    second under VRRPv3. A float, an int or a decimal string; a value the protocol cannot carry (0.015 s,
+    0.5 s under VRRPv2) is refused rather than rounded, as keepalived would round it with only a log line."""
+    if value is None:
+        return Decimal(1)
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    elif isinstance(value, str) and _DECIMAL_SECONDS.fullmatch(value.strip()):
+        number = Decimal(value.strip())
+    if number is not None and number.is_finite():
+        if version == 2 and number == number.to_integral_value() and ADVERT_V2[0] <= number <= ADVERT_V2[1]:
+            return Decimal(int(number))
+        centiseconds = number * 100
+        if version == 3 and centiseconds == centiseconds.to_integral_value() \
+                and ADVERT_V3_CS[0] <= centiseconds <= ADVERT_V3_CS[1]:
+            return (centiseconds / 100).quantize(Decimal('0.01'))
+    return errors.add(where, 'VRRPv%s cannot advertise every %r seconds' % (version, value),
+                      ADVERT_ACCEPTED.get(version, ADVERT_ACCEPTED[2]))
 
 
 def as_bool(value, where, errors, default=False):
@@ -554,7 +585,7 @@ def parse_realserver(services, hostvars, groups, host, realserver_group='realser
 
 def parse_keepalived(services, hostvars, groups, host, realserver_group='realservers', address_var='lvs_address',
                      instances=None, priority=100, auth_pass='', healthcheck=None, sync_daemon=None, facts=None,
-                     vip_device=''):
+                     vip_device='', vrrp_version=2):
     """A KeepalivedDirector for `host`, or ValidationError(s) naming every bad field at once.
 
     `facts` (the host's ansible_facts) give each VRRP instance its interface when the instance names
@@ -574,7 +605,11 @@ def parse_keepalived(services, hostvars, groups, host, realserver_group='realser
     default_priority = as_int(priority, 'director_vrrp_priority', 1, 254, errors)
     if priority is None:
         errors.add('director_vrrp_priority', 'is required (null given)', '1..254')
-    parsed = _instances(instances, vips if services_ok else None, default_priority, facts or {}, errors)
+    version = as_int(vrrp_version, 'director_vrrp_version', VRRP_VERSIONS[0], VRRP_VERSIONS[-1], errors, 2)
+    if vrrp_version is None:
+        errors.add('director_vrrp_version', 'is required (null given)', '2 or 3')
+    parsed = _instances(instances, vips if services_ok else None, default_priority, facts or {}, errors,
+                        version or 2)
     devices = dict(director_vips(table, vip_device, errors))
     sync = _sync_settings(sync_daemon, parsed, errors)
     if not _WORD.fullmatch(str(host)):
@@ -585,6 +620,11 @@ def parse_keepalived(services, hostvars, groups, host, realserver_group='realser
         errors.add('director_vrrp_auth_pass', '1 to %d printable ASCII characters without spaces, quotes, '
                    'backslashes, braces, "#" or "!" (VRRPv2 PASS); the given value does not fit (not shown)'
                    % AUTH_PASS_MAX)
+    if auth and version == 3:
+        # keepalived drops the password of a VRRPv3 instance with a log line: the operator would believe
+        # the adverts authenticated
+        errors.add('director_vrrp_auth_pass', 'VRRPv3 has no authentication (director_vrrp_version is 3)',
+                   'an empty director_vrrp_auth_pass, or director_vrrp_version 2')
     errors.check()
     if sync is not None and sync.refresh_period:
         # A returning master waits until its peer has re-sent every active connection to it (one refresh
@@ -594,14 +634,15 @@ def parse_keepalived(services, hostvars, groups, host, realserver_group='realser
                   _with_delay(inst, 2 * sync.refresh_period + 2) for inst in parsed]
     parsed = tuple(_with_delay(inst, 0) if inst.preempt_delay is None else inst for inst in parsed)
     return KeepalivedDirector(router_id=str(host), services=table, instances=parsed, sync=sync, auth_pass=auth,
-                              vip_devices={vip: device for vip, device in devices.items() if device})
+                              vip_devices={vip: device for vip, device in devices.items() if device},
+                              vrrp_version=version)
 
 
 def _with_delay(inst, delay):
     return VrrpInstance(**dict(inst.__dict__, preempt_delay=delay))
 
 
-def _instances(instances, vips, priority, facts, errors):
+def _instances(instances, vips, priority, facts, errors, version=2):
     """The VRRP instances that hold a VIP. `vips` is None when the services had errors: the instances
     are then checked on their own, without the checks against the services."""
     where_all = 'director_vrrp_instances'
@@ -651,7 +692,7 @@ def _instances(instances, vips, priority, facts, errors):
         out.append({'index': index, 'name': name, 'vrid': vrid, 'vips': [v for v in inst_vips if v],
                     'interface': interface,
                     'priority': as_int(inst.get('priority'), where + '.priority', 1, 254, errors, priority),
-                    'advert_int': as_int(inst.get('advert_int'), where + '.advert_int', 1, 255, errors, 1),
+                    'advert_int': as_advert_int(inst.get('advert_int'), where + '.advert_int', version, errors),
                     'preempt': as_bool(inst.get('preempt'), where + '.preempt', errors, True),
                     'preempt_delay': delay})
     if vips is None or errors.items:

@@ -1,6 +1,8 @@
 """keepalived.conf rendered from the director role's services: what each input becomes, and that bad
 input fails naming its field. The scenarios and the integration target run the output through
 `keepalived --config-test` and a real keepalived; this file covers the mapping."""
+import re
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -259,3 +261,36 @@ def test_keepalived_never_advertises_on_a_loopback():
         render([dict(WEB, address="203.0.113.10")], facts=on_lo)
     with pytest.raises(AnsibleFilterError, match=r"director_vrrp_instances\[0\].interface: lo cannot carry"):
         render([WEB], instances=[{"name": "VI", "virtual_router_id": 9, "interface": "lo"}])
+
+
+def test_vrrp_version_is_written_and_vrrpv3_takes_hundredths_of_a_second():
+    text = render([WEB], vrrp_version=3, instances=[{"name": "VI", "virtual_router_id": 51, "advert_int": 0.2}])
+    assert "vrrp_version 3" in block(text, "global_defs {")
+    assert "advert_int 0.2" in block(text, "vrrp_instance VI {")
+    # the same value written as text, and whole seconds, under VRRPv3
+    for given, written in (("0.05", "0.05"), (2, "2"), ("40.95", "40.95")):
+        text = render([WEB], vrrp_version=3, instances=[{"name": "VI", "virtual_router_id": 51, "advert_int": given}])
+        assert "advert_int %s" % written in block(text, "vrrp_instance VI {"), given
+    assert "vrrp_version 2" in block(render([WEB]), "global_defs {")
+
+
+@pytest.mark.parametrize("kw, message", [
+    # keepalived would round these with a log line only: refused instead
+    ({"instances": [{"name": "VI", "virtual_router_id": 51, "advert_int": 0.5}]},
+     "advert_int: VRRPv2 cannot advertise every 0.5 seconds (accepted: whole seconds from 1 to 255"),
+    ({"vrrp_version": 3, "instances": [{"name": "VI", "virtual_router_id": 51, "advert_int": "0.015"}]},
+     "advert_int: VRRPv3 cannot advertise every '0.015' seconds (accepted: seconds from 0.01 to 40.95"),
+    ({"vrrp_version": 3, "instances": [{"name": "VI", "virtual_router_id": 51, "advert_int": 41}]},
+     "VRRPv3 cannot advertise every 41 seconds"),
+    ({"vrrp_version": 3, "instances": [{"name": "VI", "virtual_router_id": 51, "advert_int": 0}]},
+     "VRRPv3 cannot advertise every 0 seconds"),
+    ({"vrrp_version": 3, "instances": [{"name": "VI", "virtual_router_id": 51, "advert_int": float("nan")}]},
+     "VRRPv3 cannot advertise every nan seconds"),
+    ({"vrrp_version": 4}, "director_vrrp_version: must be an integer from 2 to 3"),
+    ({"vrrp_version": None}, "director_vrrp_version: is required"),
+    # VRRPv3 has no authentication: keepalived drops the password with a log line only
+    ({"vrrp_version": 3, "auth_pass": "secret"}, "director_vrrp_auth_pass: VRRPv3 has no authentication"),
+])
+def test_an_advert_interval_or_version_the_protocol_cannot_carry_is_refused(kw, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        render([WEB], **kw)

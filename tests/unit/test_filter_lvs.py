@@ -250,3 +250,15 @@ def test_service_names_are_ipvs_info_names():
                        {"fwmark": 5, "forwarding": "dr", "destinations": [{"host": "rs1", "port": 80}]}],
                       hostvars(), GROUPS)
     assert lvs_service_names(table) == ["fwmark 5 ipv4", "tcp 198.51.100.100:80"]
+
+
+def test_preflight_refuses_keepalived_directors_of_different_vrrp_versions():
+    hv = hostvars()
+    hv["lb2"] = {"lvs_address": "198.51.100.20", "ansible_facts": facts(eth1=("198.51.100.20", "255.255.255.0"))}
+    hv["lb2"]["director_backend"] = hv["lb"]["director_backend"] = "keepalived"
+    hv["lb2"]["director_vrrp_version"] = 3  # lb keeps the role's default, 2
+    assert lvs_preflight(expanded("dr"), hv, ["lb", "lb2"], ["rs1", "rs2"]) == [
+        "director_vrrp_version differs between the keepalived directors (2 on lb; 3 on lb2): VRRPv2 and VRRPv3 "
+        "do not hear each other and both would hold the VIPs; set the same version on all"]
+    hv["lb"]["director_vrrp_version"] = "3"  # as the inventory may give it, text
+    assert lvs_preflight(expanded("dr"), hv, ["lb", "lb2"], ["rs1", "rs2"]) == []

@@ -81,7 +81,7 @@ SERVICE = st.one_of(
            persistence_netmask=either("255.255.255.0", 24), scheduler=either("sh"), sh_port=either(True), **ROLE_KEYS),
     record({"fwmark": either(7)}, scheduler=either("rr"), **ROLE_KEYS))
 INSTANCE = record({"name": either("VI", "VI_2"), "virtual_router_id": either(1, 51)}, vips=either(["198.51.100.100"]),
-                  interface=either("eth1"), priority=either(100, 150), advert_int=either(1), preempt=either(True, "no"),
+                  interface=either("eth1"), priority=either(100, 150), advert_int=either(1, 0.2, "0.05", 40.95), preempt=either(True, "no"),
                   preempt_delay=either(0, 30))
 CLUSTER = st.fixed_dictionaries({
     "services": rarely(JUNK, st.lists(SERVICE, max_size=3)),
@@ -91,14 +91,15 @@ CLUSTER = st.fixed_dictionaries({
                                        id=either(0, 9), refresh_period=either(0, 10))),
     "auth_pass": rarely(TEXT, st.sampled_from(["", "secret"])),
     "priority": either(100, 200),
+    "vrrp_version": either(2, 3),
     "host": rarely(TEXT, st.just("lb1")),
 })
 
 N, ADDR, WORD = r"\d+", r"[0-9a-f.:]+", r"[A-Za-z0-9_.@+-]+"
 GRAMMAR = [re.compile("^%s$" % line) for line in [
-    r"global_defs \{", r"  router_id [A-Za-z0-9_.-]+", r"  enable_script_security", r"  script_user root", r"\}",
+    r"global_defs \{", r"  router_id [A-Za-z0-9_.-]+", r"  vrrp_version [23]", r"  vrrp_garp_master_delay 1", r"  enable_script_security", r"  script_user root", r"\}",
     r"vrrp_instance [A-Za-z0-9_-]+ \{", r"  state BACKUP", r"  interface " + WORD, r"  virtual_router_id " + N,
-    r"  priority " + N, r"  advert_int " + N, r"  nopreempt", r"  preempt_delay " + N, r"  authentication \{",
+    r"  priority " + N, r"  advert_int (%s|%s\.[0-9]{1,2})" % (N, N), r"  nopreempt", r"  preempt_delay " + N, r"  authentication \{",
     r"    auth_type PASS", r"    auth_pass [\x21-\x7e]{1,8}", r"  \}", r"  virtual_ipaddress \{",
     r"    %s/%s dev %s" % (ADDR, N, WORD),
     r"virtual_server (fwmark %s|%s %s) \{" % (N, ADDR, N), r"  delay_loop " + N, r"  lb_algo [a-z]+",
@@ -116,6 +117,7 @@ GRAMMAR = [re.compile("^%s$" % line) for line in [
 def conf(cluster):
     return lvs_keepalived_conf(cluster["services"], HOSTVARS, GROUPS, cluster["host"], instances=cluster["instances"],
                                priority=cluster["priority"], auth_pass=cluster["auth_pass"],
+                               vrrp_version=cluster["vrrp_version"],
                                healthcheck=cluster["healthcheck"], sync_daemon=cluster["sync_daemon"], facts=FACTS)
 
 

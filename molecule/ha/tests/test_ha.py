@@ -12,6 +12,7 @@ servers in); after a failed test a fixture puts the cluster back. By hand, again
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,14 +34,16 @@ VIP = "198.51.100.100"
 CLIENT = "198.51.100.1"
 SERVICES = lvs.CONTRACT_SERVICES
 MASTER, BACKUP = "director1", "director2"
-# The goal for a failover with advert_int 1 (VRRP's master-down interval is 3 adverts and a skew).
-# Each fault is asserted against a bound of its own, printed beside the measured figure: a keepalived
-# stop sends a priority-0 advert and the backup takes over at once (measured 0.6 s); a powered-off
-# master is noticed only after the master-down interval (measured 2.9-3.6 s); a returning master takes
-# the VIP back at once (measured under 0.2 s). A slower election (a longer advert_int, a lost
-# gratuitous ARP) crosses them.
-OUTAGE_GOAL_S = 3.0
-BOUND_S = {"keepalived_stop": 3.0, "master_power_off": 6.0, "keepalived_return": 3.0, "master_power_on": 3.0}
+# The goal for a failover: VRRPv3 with advert_int 0.1 (the inventory), so a backup takes over 0.3 s and a
+# skew after the master's last advert. Each fault runs RUNS times; every run is asserted against a bound of
+# its own, looser than the goal and printed beside the measured figure, and the median of the power-off
+# runs against the goal. A keepalived stop sends a priority-0 advert and the backup takes over at once;
+# a powered-off master is noticed only after the master-down interval (VRRPv2's whole-second adverts: 3 s
+# or more, which crosses the bound); a returning master takes the VIP back at once.
+OUTAGE_GOAL_S = 1.0
+BOUND_S = {"keepalived_stop": 2.0, "master_power_off": 2.0, "keepalived_return": 2.0, "master_power_on": 2.0}
+RUNS = 3
+OUTAGES: dict = {}  # fault -> the outage of each run, for the medians
 FRESH_RATE = 20  # requests a second of the fresh-connection load across a failover
 RETURN_RATE = 10  # and across the old master's return
 # The lab's checker: delay_loop 1 + connect_timeout 1 + retry 1 x delay_before_retry 1, plus slack.
@@ -199,7 +202,7 @@ def test_realserver_failure_is_detected_and_the_server_rejoins(lab):
     assert result["summary"]["failed"] == 0 and result["summary"]["served_by"].get("rs1"), result["summary"]
 
 
-def _failover(lab, fault, recover_name):
+def _failover(lab, fault, recover_name, run):
     """Fresh and keep-alive load across `fault()`; returns both results once the backup holds the VIP."""
     keep = run_load(lab, 14, rate=5, mode="keepalive", timeout=10)
     fresh = run_load(lab, 14)
@@ -212,7 +215,8 @@ def _failover(lab, fault, recover_name):
     wait_vip_on(lab, [BACKUP], "VIP on the backup only", 60)
     fresh, keep = load.finish(fresh), load.finish(keep)
     bound = BOUND_S[recover_name]
-    figures(recover_name, failed=fresh["summary"]["failed"], requests=fresh["summary"]["requests"],
+    OUTAGES.setdefault(recover_name, []).append(fresh["summary"]["outage_s"])
+    figures(recover_name, run=run, failed=fresh["summary"]["failed"], requests=fresh["summary"]["requests"],
             outage_s=fresh["summary"]["outage_s"], goal_s=OUTAGE_GOAL_S, bound_s=bound,
             keepalive_failed=keep["summary"]["failed"], keepalive_connections=keep["summary"].get("connections_opened"),
             keepalive_max_latency_s=keep["summary"]["latency_max_s"])
@@ -230,7 +234,7 @@ def _assert_outage(summary, bound, rate):
     assert summary["failed"] <= rate * (bound + 1), f"failed {summary['failed']} > bound: {summary}"
 
 
-def _master_returns(lab, bring_back, name):
+def _master_returns(lab, bring_back, name, run):
     """The old master comes back: with preempt (the scenario's setting) it takes the VIP back. The load
     runs across the return (ended once the VIP is back), so the figures include the preemption itself."""
     fresh = run_load(lab, 240, rate=RETURN_RATE)
@@ -243,7 +247,8 @@ def _master_returns(lab, bring_back, name):
     fresh, keep = load.finish(fresh, early=True), load.finish(keep, early=True)
     lvs.check_table(lab, VIP, "Route", SERVICES, director=MASTER)
     bound = BOUND_S[name]
-    figures(name, seconds_until_vip_back=round(took, 1), failed=fresh["summary"]["failed"],
+    OUTAGES.setdefault(name, []).append(fresh["summary"]["outage_s"])
+    figures(name, run=run, seconds_until_vip_back=round(took, 1), failed=fresh["summary"]["failed"],
             requests=fresh["summary"]["requests"], outage_s=fresh["summary"]["outage_s"], bound_s=bound,
             keepalive_failed=keep["summary"]["failed"], keepalive_connections=keep["summary"].get("connections_opened"))
     _assert_outage(fresh["summary"], bound, RETURN_RATE)
@@ -255,28 +260,35 @@ def _master_returns(lab, bring_back, name):
     assert after["summary"]["failed"] == 0, after["summary"]
 
 
-def test_keepalived_stop_on_the_master_fails_over(lab):
+@pytest.mark.parametrize("run", range(1, RUNS + 1))
+def test_keepalived_stop_fails_over_and_the_master_preempts_on_its_return(lab, run):
     def stop():
         assert ssh(lab, MASTER, "systemctl stop keepalived").returncode == 0
 
-    _failover(lab, stop, "keepalived_stop")
+    fresh, _keep = _failover(lab, stop, "keepalived_stop", run)
+    # the stopping master gives the VIP away (a priority-0 advert): not one request fails
+    assert fresh["summary"]["failed"] == 0, fresh["summary"]
     # nothing left behind on the stopped director: no VIP, no table owned by nobody
     assert not holds_vip(lab, MASTER)
     assert table(lab, MASTER) == {}, table(lab, MASTER)
+    _master_returns(lab, lambda: ssh(lab, MASTER, "systemctl start keepalived"), "keepalived_return", run)
 
 
-def test_master_preempts_when_keepalived_returns(lab):
-    _master_returns(lab, lambda: ssh(lab, MASTER, "systemctl start keepalived"), "keepalived_return")
-
-
-def test_master_power_off_fails_over(lab):
-    _failover(lab, lambda: lab_ctl.power_off(lab.name, MASTER), "master_power_off")
-
-
-def test_master_preempts_when_powered_on_again(lab):
+@pytest.mark.parametrize("run", range(1, RUNS + 1))
+def test_master_power_off_fails_over_and_it_preempts_when_powered_on(lab, run):
+    _failover(lab, lambda: lab_ctl.power_off(lab.name, MASTER), "master_power_off", run)
     # keepalived is enabled at boot: the returned master rebuilds its table and takes the VIP back
-    _master_returns(lab, lambda: lab_ctl.power_on(lab.name, MASTER, wait=False), "master_power_on")
+    _master_returns(lab, lambda: lab_ctl.power_on(lab.name, MASTER, wait=False), "master_power_on", run)
     assert ssh(lab, MASTER, "systemctl is-active keepalived").stdout.strip() == "active"
+
+
+def test_failover_outages_over_the_runs():
+    """The medians of the runs above; the power-off one against the goal (a run that failed is missing)."""
+    medians = {fault: statistics.median(outages) for fault, outages in sorted(OUTAGES.items())}
+    figures("failover_medians", runs=RUNS, goal_s=OUTAGE_GOAL_S, **{f"{k}_median_s": v for k, v in medians.items()},
+            **{f"{k}_s": v for k, v in sorted(OUTAGES.items())})
+    assert all(len(OUTAGES.get(fault, [])) == RUNS for fault in BOUND_S), OUTAGES
+    assert medians["master_power_off"] <= OUTAGE_GOAL_S, medians
 
 
 def run_playbook(lab, playbook, *extra):
