@@ -25,6 +25,10 @@ MGMT_GUEST = "203.0.113.242"
 MEMORY_MB = 512
 PROCESS_PREFIX = "lvslab-"
 KERNEL_ARGS = ("root=/dev/vda rw console=ttyS0 net.ifnames=0 mitigations=off "
+               # No address-space randomisation (lab guests only): every process then maps its libraries
+               # where the last one did, and TCG reuses the code it already translated instead of
+               # translating Python again for each module run (12 Ansible pings: 17.2 s against 21.3 s).
+               "norandmaps "
                "systemd.show_status=0 systemd.journald.forward_to_console=1 8250.nr_uarts=1 tsc=reliable no_timer_check "
                # Drivers for emulated hardware the lab never uses: loading them costs seconds under TCG.
                "modprobe.blacklist=floppy,pcspkr,ata_piix,ata_generic,pata_acpi,kvm,kvm_amd,kvm_intel,"
