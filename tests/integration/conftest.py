@@ -37,6 +37,10 @@ def ansible_env() -> dict:
     env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
     env["ANSIBLE_RETRY_FILES_ENABLED"] = "False"
     env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "yaml"
+    # each run's slowest tasks (TASKTIME lines, tests/profile), printed by the target's test
+    env["ANSIBLE_CALLBACK_PLUGINS"] = str(REPO / "tests" / "profile" / "callback_plugins")
+    env["ANSIBLE_CALLBACKS_ENABLED"] = "task_timer"
+    env.setdefault("LVS_TASK_TIMES_TOP", "6")
     return env
 
 

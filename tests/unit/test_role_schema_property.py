@@ -97,7 +97,8 @@ CLUSTER = st.fixed_dictionaries({
 
 N, ADDR, WORD = r"\d+", r"[0-9a-f.:]+", r"[A-Za-z0-9_.@+-]+"
 GRAMMAR = [re.compile("^%s$" % line) for line in [
-    r"global_defs \{", r"  router_id [A-Za-z0-9_.-]+", r"  vrrp_version [23]", r"  vrrp_garp_master_delay 1", r"  enable_script_security", r"  script_user root", r"\}",
+    r"global_defs \{", r"  router_id [A-Za-z0-9_.-]+", r"  vrrp_version [23]", r"  vrrp_garp_master_delay 1",
+    r"  enable_script_security", r"  script_user root", r"\}",
     r"vrrp_instance [A-Za-z0-9_-]+ \{", r"  state BACKUP", r"  interface " + WORD, r"  virtual_router_id " + N,
     r"  priority " + N, r"  advert_int (%s|%s\.[0-9]{1,2})" % (N, N), r"  nopreempt", r"  preempt_delay " + N, r"  authentication \{",
     r"    auth_type PASS", r"    auth_pass [\x21-\x7e]{1,8}", r"  \}", r"  virtual_ipaddress \{",
