@@ -710,11 +710,32 @@ def _instances(instances, vips, priority, facts, errors, version=2):
     for inst in out:
         if not inst['vips']:
             continue
+        if not _one_family(inst, version, errors):
+            continue
         if not inst['interface']:
             inst['interface'] = _interface_for(inst['vips'][0], facts, inst, errors)
         inst['vips'] = tuple(inst['vips'])
         typed.append(VrrpInstance(**{k: v for k, v in inst.items() if k != 'index'}))
     return typed
+
+
+def _one_family(inst, version, errors):
+    """An instance advertises one address family: keepalived drops a VIP of the other family from it with
+    only a configuration error. IPv6 takes VRRPv3 (VRRPv2 is IPv4 only)."""
+    where = 'director_vrrp_instances[%d]' % inst.get('index', 0)
+    v4 = [v for v in inst['vips'] if ipaddress.ip_address(v).version == 4]
+    v6 = [v for v in inst['vips'] if ipaddress.ip_address(v).version == 6]
+    if v4 and v6:
+        errors.add(where + '.vips', 'instance %s would hold IPv4 VIPs (%s) and IPv6 VIPs (%s); VRRP advertises '
+                   'one address family per instance' % (inst['name'], ', '.join(v4), ', '.join(v6)),
+                   'an instance of their own for the IPv6 VIPs (its own name and virtual_router_id), '
+                   'listing them in its vips')
+        return False
+    if v6 and version != 3:
+        errors.add('director_vrrp_version', 'instance %s holds IPv6 VIPs (%s), which VRRPv2 cannot advertise'
+                   % (inst['name'], ', '.join(v6)), '3')
+        return False
+    return True
 
 
 def _interface_for(vip, facts, inst, errors):

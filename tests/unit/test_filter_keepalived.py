@@ -278,6 +278,8 @@ def test_vrrp_version_is_written_and_vrrpv3_takes_hundredths_of_a_second():
     # keepalived would round these with a log line only: refused instead
     ({"instances": [{"name": "VI", "virtual_router_id": 51, "advert_int": 0.5}]},
      "advert_int: VRRPv2 cannot advertise every 0.5 seconds (accepted: whole seconds from 1 to 255"),
+    ({"instances": [{"name": "VI", "virtual_router_id": 51, "advert_int": "1.5"}]},
+     "advert_int: VRRPv2 cannot advertise every '1.5' seconds"),
     ({"vrrp_version": 3, "instances": [{"name": "VI", "virtual_router_id": 51, "advert_int": "0.015"}]},
      "advert_int: VRRPv3 cannot advertise every '0.015' seconds (accepted: seconds from 0.01 to 40.95"),
     ({"vrrp_version": 3, "instances": [{"name": "VI", "virtual_router_id": 51, "advert_int": 41}]},
@@ -294,3 +296,25 @@ def test_vrrp_version_is_written_and_vrrpv3_takes_hundredths_of_a_second():
 def test_an_advert_interval_or_version_the_protocol_cannot_carry_is_refused(kw, message):
     with pytest.raises(AnsibleFilterError, match=re.escape(message)):
         render([WEB], **kw)
+
+
+V6_FACTS = dict(FACTS, eth1=dict(FACTS["eth1"], ipv6=[{"address": "2001:db8:100::10", "prefix": "64", "scope": "global"}]))
+WEB6 = {"address": "2001:db8:100::100", "port": 80, "forwarding": "dr", "scheduler": "rr",
+        "destinations": [{"address": "2001:db8:100::11"}, {"address": "2001:db8:100::12"}]}
+
+
+def test_an_instance_holds_one_address_family_and_ipv6_takes_vrrpv3():
+    # keepalived drops a VIP of the other family from an instance, with only a configuration error
+    for version in (2, 3):
+        with pytest.raises(AnsibleFilterError, match=re.escape(
+                "director_vrrp_instances[0].vips: instance VI_LVS would hold IPv4 VIPs (198.51.100.100) and IPv6 "
+                "VIPs (2001:db8:100::100); VRRP advertises one address family per instance")):
+            render([WEB, WEB6], facts=V6_FACTS, vrrp_version=version)
+    with pytest.raises(AnsibleFilterError, match=re.escape(
+            "director_vrrp_version: instance VI_LVS holds IPv6 VIPs (2001:db8:100::100), which VRRPv2 cannot "
+            "advertise (accepted: 3)")):
+        render([WEB6], facts=V6_FACTS)
+    text = render([WEB, WEB6], facts=V6_FACTS, vrrp_version=3, instances=[
+        {"name": "VI4", "virtual_router_id": 51}, {"name": "VI6", "virtual_router_id": 52, "vips": [WEB6["address"]]}])
+    assert "2001:db8:100::100/128 dev eth1" in block(text, "vrrp_instance VI6 {")
+    assert "198.51.100.100/32 dev eth1" in block(text, "vrrp_instance VI4 {")

@@ -138,7 +138,7 @@ def test_keepalived_conf_is_refused_or_only_lines_of_the_grammar(cluster):
     assert text.count("\nvirtual_server ") == len(table)
     assert text.count("  real_server ") == sum(len(s["destinations"]) for s in table)
     sync = lvs_keepalived_sync(cluster["services"], HOSTVARS, GROUPS, instances=cluster["instances"],
-                               sync_daemon=cluster["sync_daemon"], facts=FACTS)
+                               sync_daemon=cluster["sync_daemon"], facts=FACTS, vrrp_version=cluster["vrrp_version"])
     assert all(re.match("^%s$" % WORD, d["interface"]) for d in sync["daemons"])
 
 
