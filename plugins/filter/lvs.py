@@ -256,7 +256,8 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
                     problems.append('%s (TUN): its kernel has no ipip module' % host)
     # The ipvs backend holds every VIP on its director for good: two such directors would both answer
     # ARP for the same address. Only VRRP (the keepalived backend) gives a shared VIP one holder.
-    static = sorted(d for d in directors if hostvars[d].get('director_backend', 'ipvs') == 'ipvs')
+    backends = {d: hostvars[d].get('director_backend', 'ipvs') for d in directors}
+    static = sorted(d for d in directors if backends[d] == 'ipvs')
     vips = sorted({key.address for key in table.services if key.address})
     if len(static) > 1 and vips:
         problems.append('directors %s all run the ipvs backend and would all hold VIP(s) %s: two hosts '
@@ -265,7 +266,7 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
     # A VRRPv2 and a VRRPv3 director do not hear each other's adverts: each would hold the VIPs.
     versions = {}
     for director in directors:
-        if hostvars[director].get('director_backend', 'ipvs') == 'keepalived':
+        if backends[director] == 'keepalived':
             versions.setdefault(str(hostvars[director].get('director_vrrp_version', 2)), []).append(director)
     if len(versions) > 1:
         problems.append('director_vrrp_version differs between the keepalived directors (%s): VRRPv2 and VRRPv3 '

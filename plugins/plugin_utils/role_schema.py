@@ -233,7 +233,7 @@ def as_advert_int(value, where, version, errors):
                 and ADVERT_V3_CS[0] <= centiseconds <= ADVERT_V3_CS[1]:
             return (centiseconds / 100).quantize(Decimal('0.01'))
     return errors.add(where, 'VRRPv%s cannot advertise every %r seconds' % (version, value),
-                      ADVERT_ACCEPTED.get(version, ADVERT_ACCEPTED[2]))
+                      ADVERT_ACCEPTED[version])
 
 
 def as_bool(value, where, errors, default=False):

@@ -97,6 +97,7 @@ def test_target(runs, target, capsys):
         for line in output.splitlines():
             for mark in ("FIGURES ", "TASKTIME "):
                 if mark in line:
-                    print(f"[{target}] {line[line.index(mark):].rstrip(chr(34))}")
+                    shown = line[line.index(mark):].rstrip('"')
+                    print(f"[{target}] {shown}")
     if error is not None:
         raise error
