@@ -38,6 +38,10 @@ def lvs_keepalived_conf(services, hostvars, groups, host, realserver_group='real
            # MISC_CHECK scripts run as root only when the script security is on; without it, and without
            # script_user, --config-test warns and exits non-zero.
            '  enable_script_security', '  script_user root', '}']
+    for group, names in director.sync_groups:
+        # one state for all of them: a NAT director's outer VIPs and the real servers' gateway move
+        # together, and a fault of either side (its link down) moves the whole group
+        out += ['vrrp_sync_group %s {' % group, '  group {'] + ['    %s' % name for name in names] + ['  }', '}']
     for inst in director.instances:
         out += _vrrp_instance(inst, director.auth_pass, director.vip_devices)
     for service in director.services:
@@ -89,6 +93,10 @@ def _vrrp_instance(inst, auth_pass, vip_devices):
         prefix = 32 if ipaddress.ip_address(vip).version == 4 else 128
         # a VIP routed to the directors may live on lo; the adverts still go out on the instance's interface
         out.append('    %s/%d dev %s' % (vip, prefix, vip_devices.get(vip, inst.interface)))
+    for address in inst.addresses:
+        # a floating address that is no VIP (the NAT real servers' gateway) lives on the instance's LAN
+        prefix = 32 if ipaddress.ip_address(address).version == 4 else 128
+        out.append('    %s/%d dev %s' % (address, prefix, inst.interface))
     out += ['  }', '}']
     return out
 

@@ -19,6 +19,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils import _model
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import LvsError
 from ansible_collections.lvs.cluster.plugins.plugin_utils.role_schema import (
     director_vips,
+    host_addresses,
     parse_realserver,
     parse_services,
     stale_vips,
@@ -221,6 +222,18 @@ def _networks(facts):
     return nets
 
 
+def _floating(hostvars, directors):
+    """The floating addresses of the keepalived directors' VRRP instances (their `addresses`), normalised."""
+    out = set()
+    for director in directors:
+        if hostvars[director].get('director_backend', 'ipvs') != 'keepalived':
+            continue
+        for inst in hostvars[director].get('director_vrrp_instances') or []:
+            if isinstance(inst, dict) and isinstance(inst.get('addresses'), list):
+                out |= {_normal(a) for a in inst['addresses']}
+    return out
+
+
 def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_address'):
     """Problems that would break the cluster, found before anything changes: [] when all is well.
 
@@ -230,10 +243,12 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
     problems = []
     by_address = {}
     for host in realservers:
-        address = hostvars[host].get(address_var)
-        if address:
+        for address in host_addresses(hostvars[host].get(address_var)):
             by_address[_normal(address)] = host
     director_nets = {d: _networks(hostvars[d].get('ansible_facts', {})) for d in directors}
+    # A NAT gateway is a director's own address, or a floating one that VRRP moves between the directors
+    # (an instance's `addresses`: not held anywhere yet on a first run)
+    gateways = {str(n.ip) for nets in director_nets.values() for n in nets} | _floating(hostvars, directors)
     for dests in table.dests.values():
         for dest in dests.values():
             ip = ipaddress.ip_address(dest.address)
@@ -246,10 +261,9 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
                                         'one layer-2 segment' % (host, director))
             elif method == 'nat' and host in hostvars:
                 gateway = _normal(hostvars[host].get('realserver_nat_gateway', ''))
-                director_ips = {str(n.ip) for nets in director_nets.values() for n in nets}
-                if gateway not in director_ips:
+                if gateway not in gateways:
                     problems.append('%s (NAT): its gateway %r is not an address of a director (%s); replies '
-                                    'would bypass the director' % (host, gateway, ', '.join(sorted(director_ips))))
+                                    'would bypass the director' % (host, gateway, ', '.join(sorted(gateways))))
             elif method == 'tun' and host in hostvars:
                 probe = hostvars[host].get('__lvs_ipip') or {}
                 if probe.get('rc', 1) != 0:

@@ -48,8 +48,8 @@ CHECK_KEYS = {
 CHECK_INTS = {'delay_loop': (5, 1, 3600), 'port': (None, 1, 65535), 'connect_timeout': (3, 1, 3600),
               'retry': (1, 0, 100), 'delay_before_retry': (1, 0, 3600), 'status_code': (200, 100, 599),
               'misc_timeout': (5, 1, 3600)}
-INSTANCE_KEYS = ('name', 'virtual_router_id', 'vips', 'interface', 'priority', 'advert_int', 'preempt',
-                 'preempt_delay')
+INSTANCE_KEYS = ('name', 'virtual_router_id', 'vips', 'addresses', 'sync_group', 'interface', 'priority',
+                 'advert_int', 'preempt', 'preempt_delay')
 DEFAULT_INSTANCES = ({'name': 'VI_LVS', 'virtual_router_id': 51},)
 SYNC_KEYS = ('enabled', 'interface', 'instance', 'id', 'refresh_period')
 REFRESH_DEFAULT = 10  # seconds between re-sends of an active connection's state
@@ -136,6 +136,8 @@ class VrrpInstance:
     advert_int: Decimal  # seconds: whole under VRRPv2, hundredths under VRRPv3
     preempt: bool
     preempt_delay: int
+    addresses: Tuple[str, ...] = ()  # floating addresses that are no service's VIP (a NAT gateway)
+    sync_group: Optional[str] = None  # instances of one sync group change state together
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ class KeepalivedDirector:
     auth_pass: str
     vip_devices: Dict[str, str] = field(default_factory=dict)  # VIP -> device, where not the instance's interface
     vrrp_version: int = 2
+    sync_groups: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()  # (group, its instances' names), in order
 
 
 def _service_params(service):
@@ -362,7 +365,7 @@ def _expand_service(raw, where, hostvars, groups, realserver_group, address_var,
             if 'address' in dest:
                 errors.add(dwhere, 'give host or address, not both')
                 continue
-            address = _host_address(host, hostvars, address_var, dwhere + '.host', errors)
+            address = _host_address(host, hostvars, address_var, dwhere + '.host', errors, _family(raw))
             if address is None:
                 continue
             dest['address'] = address
@@ -382,13 +385,37 @@ def _expand_service(raw, where, hostvars, groups, realserver_group, address_var,
     return params, extra
 
 
-def _host_address(host, hostvars, address_var, where, errors):
+def _family(raw):
+    """4 or 6: the address family of a raw service (that of its address, or of a fwmark's `family`)."""
+    try:
+        return ipaddress.ip_address(str(raw.get('address')).strip()).version
+    except ValueError:
+        return 6 if raw.get('family') == 'ipv6' else 4
+
+
+def host_addresses(value):
+    """A host's address variable as a list: one address, or a list of them (one per family, say)."""
+    if value in (None, ''):
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _host_address(host, hostvars, address_var, where, errors, family=4):
+    """The address of inventory `host` for a service of `family`: its address variable holds one address,
+    or a list (IPv4 and IPv6): the first of the service's family, else the first (a TUN service may
+    tunnel to the other family; the model refuses the mixes the kernel does)."""
     if not isinstance(host, str) or host not in hostvars:
         return errors.add(where, '%r is not in the inventory' % (host,))
-    address = (hostvars[host] or {}).get(address_var)
-    if not address:
+    addresses = host_addresses((hostvars[host] or {}).get(address_var))
+    if not addresses:
         return errors.add(where, '%s has no %s variable (its address on the cluster LAN)' % (host, address_var))
-    return address
+    for address in addresses:
+        try:
+            if ipaddress.ip_address(str(address).strip()).version == family:
+                return address
+        except ValueError:
+            return errors.add(where, '%s: %r in its %s is not an IPv4 or IPv6 address' % (host, address, address_var))
+    return addresses[0]
 
 
 def _role_service(service, table, extra, path, errors):
@@ -555,13 +582,13 @@ def parse_realserver(services, hostvars, groups, host, realserver_group='realser
     service needs any more (a service removed, or moved to another method) come out in `remove`."""
     errors = Errors()
     table = parse_services(services, hostvars, groups, realserver_group, address_var, errors=errors)
-    own = ((hostvars or {}).get(host) or {}).get(address_var)
-    mine = as_address(own, '%s (of %s)' % (address_var, host), errors) if own not in (None, '') else None
+    own = host_addresses(((hostvars or {}).get(host) or {}).get(address_var))
+    mine = {as_address(a, '%s (of %s)' % (address_var, host), errors) for a in own} - {None}
     vips = {'dr': [], 'tun': [], 'nat': []}
     for rs in table:
         for dest in rs.dests:
             by_method = vips.get(dest.forwarding)
-            if rs.key.address and dest.address == mine and by_method is not None and rs.key.address not in by_method:
+            if rs.key.address and dest.address in mine and by_method is not None and rs.key.address not in by_method:
                 by_method.append(rs.key.address)
     gateway = ''
     if nat_gateway not in (None, ''):
@@ -635,7 +662,7 @@ def parse_keepalived(services, hostvars, groups, host, realserver_group='realser
     parsed = tuple(_with_delay(inst, 0) if inst.preempt_delay is None else inst for inst in parsed)
     return KeepalivedDirector(router_id=str(host), services=table, instances=parsed, sync=sync, auth_pass=auth,
                               vip_devices={vip: device for vip, device in devices.items() if device},
-                              vrrp_version=version)
+                              vrrp_version=version, sync_groups=sync_groups(parsed))
 
 
 def _with_delay(inst, delay):
@@ -643,15 +670,15 @@ def _with_delay(inst, delay):
 
 
 def _instances(instances, vips, priority, facts, errors, version=2):
-    """The VRRP instances that hold a VIP. `vips` is None when the services had errors: the instances
-    are then checked on their own, without the checks against the services."""
+    """The VRRP instances that hold a VIP or a floating address. `vips` is None when the services had
+    errors: the instances are then checked on their own, without the checks against the services."""
     where_all = 'director_vrrp_instances'
     if instances is None:
         instances = list(DEFAULT_INSTANCES)
     if not isinstance(instances, list) or not instances:
         errors.add(where_all, 'must be a non-empty list of instances (dicts of %s)' % ', '.join(INSTANCE_KEYS))
         return []
-    out, claimed, names, ids = [], {}, set(), set()
+    out, claimed, names, ids, floating = [], {}, set(), set(), {}
     for index, inst in enumerate(instances):
         where = '%s[%d]' % (where_all, index)
         if not isinstance(inst, dict):
@@ -669,16 +696,24 @@ def _instances(instances, vips, priority, facts, errors, version=2):
             errors.add(where, 'name %s and virtual_router_id %s must be unique among the instances' % (name, vrid))
         names.add(name)
         ids.add(vrid)
-        raw_vips = inst.get('vips') or []
-        if not isinstance(raw_vips, list):
-            errors.add(where + '.vips', 'must be a list of VIPs, got %r' % (raw_vips,))
-            raw_vips = []
-        inst_vips = [as_address(v, '%s.vips[%d]' % (where, i), errors) for i, v in enumerate(raw_vips)]
+        inst_vips = _address_list(inst.get('vips'), where + '.vips', 'VIPs', errors)
         for vip in inst_vips:
-            if vip is not None and vips is not None and vip not in vips:
+            if vips is not None and vip not in vips:
                 errors.add(where + '.vips', '%s is the address of no service; services have %s'
-                           % (vip, ', '.join(vips) or 'none'))
+                           % (vip, ', '.join(vips) or 'none'),
+                           'the VIPs of services; a floating address that is no VIP goes in addresses')
             claimed.setdefault(vip, name)
+        addresses = _address_list(inst.get('addresses'), where + '.addresses', 'addresses', errors)
+        for address in addresses:
+            if vips is not None and address in vips:
+                errors.add(where + '.addresses', '%s is the VIP of a service: list it in vips' % address)
+            if address in floating:
+                errors.add(where + '.addresses', '%s is already held by instance %s; one holder per address'
+                           % (address, floating[address]))
+            floating.setdefault(address, name)
+        group = inst.get('sync_group')
+        if group is not None and not (isinstance(group, str) and _INSTANCE_NAME.fullmatch(group)):
+            group = errors.add(where + '.sync_group', 'letters, digits, "_" and "-" only, got %r' % (group,))
         interface = inst.get('interface')
         if interface is not None:
             interface = as_ifname(interface, where + '.interface', errors)
@@ -689,17 +724,18 @@ def _instances(instances, vips, priority, facts, errors, version=2):
         delay = inst.get('preempt_delay')
         if delay is not None:
             delay = as_int(delay, where + '.preempt_delay', 0, 1000, errors)
-        out.append({'index': index, 'name': name, 'vrid': vrid, 'vips': [v for v in inst_vips if v],
-                    'interface': interface,
+        out.append({'index': index, 'name': name, 'vrid': vrid, 'vips': inst_vips, 'addresses': tuple(addresses),
+                    'sync_group': group, 'interface': interface,
                     'priority': as_int(inst.get('priority'), where + '.priority', 1, 254, errors, priority),
                     'advert_int': as_advert_int(inst.get('advert_int'), where + '.advert_int', version, errors),
                     'preempt': as_bool(inst.get('preempt'), where + '.preempt', errors, True),
                     'preempt_delay': delay})
     if vips is None or errors.items:
         return []
-    # VIPs no instance names go to the first instance that lists no VIPs (the default catch-all)
+    # VIPs no instance names go to the first instance that lists no VIPs and no addresses (the default
+    # catch-all)
     rest = [v for v in vips if v not in claimed]
-    catch_all = [inst for inst in out if not inst['vips']]
+    catch_all = [inst for inst in out if not inst['vips'] and not inst['addresses']]
     if rest:
         if not catch_all:
             errors.add(where_all, 'VIP(s) %s belong to no instance; list them in one, or leave one instance '
@@ -708,23 +744,61 @@ def _instances(instances, vips, priority, facts, errors, version=2):
         catch_all[0]['vips'] = rest
     typed = []
     for inst in out:
-        if not inst['vips']:
+        if not inst['vips'] and not inst['addresses']:
             continue
         if not _one_family(inst, version, errors):
             continue
         if not inst['interface']:
-            inst['interface'] = _interface_for(inst['vips'][0], facts, inst, errors)
+            inst['interface'] = _interface_for((inst['vips'] + list(inst['addresses']))[0], facts, inst, errors)
         inst['vips'] = tuple(inst['vips'])
         typed.append(VrrpInstance(**{k: v for k, v in inst.items() if k != 'index'}))
+    _check_sync_groups(out, typed, errors)
     return typed
+
+
+def _address_list(raw, where, what, errors):
+    """A list of addresses, each normalised; the bad ones named (and left out)."""
+    raw = raw or []
+    if not isinstance(raw, list):
+        errors.add(where, 'must be a list of %s, got %r' % (what, raw))
+        return []
+    parsed = [as_address(v, '%s[%d]' % (where, i), errors) for i, v in enumerate(raw)]
+    return [v for v in parsed if v]
+
+
+def _check_sync_groups(raw, typed, errors):
+    """A sync group moves two or more instances together (keepalived drops a group of one with a log line,
+    and an instance holding nothing is not rendered)."""
+    held = {inst.name for inst in typed}
+    members = {}
+    for inst in raw:
+        if inst['sync_group']:
+            members.setdefault(inst['sync_group'], []).append(inst)
+    for group, insts in members.items():
+        rendered = [i['name'] for i in insts if i['name'] in held]
+        if len(rendered) < 2:
+            errors.add('director_vrrp_instances[%d].sync_group' % insts[0]['index'],
+                       'sync group %s would hold %s: a sync group moves two or more instances together'
+                       % (group, ' and '.join(rendered) or 'no instance that holds an address'),
+                       'the same sync_group on two or more instances that hold VIPs or addresses')
+
+
+def sync_groups(instances):
+    """((group, (instance names...)), ...) in the order the groups first appear."""
+    groups = {}
+    for inst in instances:
+        if inst.sync_group:
+            groups.setdefault(inst.sync_group, []).append(inst.name)
+    return tuple((group, tuple(names)) for group, names in groups.items())
 
 
 def _one_family(inst, version, errors):
     """An instance advertises one address family: keepalived drops a VIP of the other family from it with
     only a configuration error. IPv6 takes VRRPv3 (VRRPv2 is IPv4 only)."""
     where = 'director_vrrp_instances[%d]' % inst.get('index', 0)
-    v4 = [v for v in inst['vips'] if ipaddress.ip_address(v).version == 4]
-    v6 = [v for v in inst['vips'] if ipaddress.ip_address(v).version == 6]
+    held = list(inst['vips']) + list(inst['addresses'])
+    v4 = [v for v in held if ipaddress.ip_address(v).version == 4]
+    v6 = [v for v in held if ipaddress.ip_address(v).version == 6]
     if v4 and v6:
         errors.add(where + '.vips', 'instance %s would hold IPv4 VIPs (%s) and IPv6 VIPs (%s); VRRP advertises '
                    'one address family per instance' % (inst['name'], ', '.join(v4), ', '.join(v6)),

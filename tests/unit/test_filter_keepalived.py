@@ -318,3 +318,72 @@ def test_an_instance_holds_one_address_family_and_ipv6_takes_vrrpv3():
         {"name": "VI4", "virtual_router_id": 51}, {"name": "VI6", "virtual_router_id": 52, "vips": [WEB6["address"]]}])
     assert "2001:db8:100::100/128 dev eth1" in block(text, "vrrp_instance VI6 {")
     assert "198.51.100.100/32 dev eth1" in block(text, "vrrp_instance VI4 {")
+
+
+NAT_FACTS = dict(FACTS, interfaces=FACTS["interfaces"] + ["eth2"],
+                 eth2={"ipv4": {"address": "192.0.2.10", "netmask": "255.255.255.0"}})
+NAT_WEB = {"address": "198.51.100.101", "port": 80, "forwarding": "nat", "scheduler": "rr",
+           "destinations": [{"address": "192.0.2.11"}, {"address": "192.0.2.12"}]}
+GATEWAY_INSTANCES = [{"name": "VI_LVS", "virtual_router_id": 51, "sync_group": "VG"},
+                     {"name": "VI_GW", "virtual_router_id": 53, "addresses": ["192.0.2.1"], "sync_group": "VG"}]
+
+
+def test_a_nat_gateway_floats_on_its_own_lan_in_one_sync_group_with_the_vips():
+    text = render([NAT_WEB], facts=NAT_FACTS, instances=GATEWAY_INSTANCES)
+    assert block(text, "vrrp_sync_group VG {") == ["vrrp_sync_group VG {", "group {", "VI_LVS", "VI_GW", "}", "}"]
+    gateway = block(text, "vrrp_instance VI_GW {")
+    # the instance advertises on the LAN of its address, and holds it there
+    assert "interface eth2" in gateway and "192.0.2.1/32 dev eth2" in gateway
+    assert not any("198.51.100.101" in line for line in gateway)
+    # the catch-all is the instance without vips and addresses: it takes the service's VIP
+    assert "198.51.100.101/32 dev eth1" in block(text, "vrrp_instance VI_LVS {")
+    # keepalived reads the group's members by name: it comes before the instances it names
+    assert text.index("vrrp_sync_group VG {") < text.index("vrrp_instance VI_LVS {")
+
+
+def test_no_sync_group_is_written_when_no_instance_names_one():
+    text = render([NAT_WEB], facts=NAT_FACTS, instances=[
+        {"name": "VI_LVS", "virtual_router_id": 51}, {"name": "VI_GW", "virtual_router_id": 53, "addresses": ["192.0.2.1"]}])
+    assert "vrrp_sync_group" not in text and "192.0.2.1/32 dev eth2" in text
+
+
+@pytest.mark.parametrize("instances, message", [
+    # a group of one moves nothing with anything: keepalived drops it with a log line
+    ([{"name": "VI_LVS", "virtual_router_id": 51, "sync_group": "VG"}],
+     "director_vrrp_instances[0].sync_group: sync group VG would hold VI_LVS: a sync group moves two or more "
+     "instances together (accepted: the same sync_group on two or more instances"),
+    # an instance that ends up holding nothing is left out, so its group would be short of it
+    ([{"name": "VI_LVS", "virtual_router_id": 51, "sync_group": "VG"},
+      {"name": "EMPTY", "virtual_router_id": 52, "vips": [], "sync_group": "VG"},
+      {"name": "REST", "virtual_router_id": 53, "vips": ["198.51.100.101"]}],
+     "director_vrrp_instances[0].sync_group: sync group VG would hold VI_LVS: a sync group"),
+    ([{"name": "VI_LVS", "virtual_router_id": 51, "sync_group": "VG 1"}, GATEWAY_INSTANCES[1]],
+     "director_vrrp_instances[0].sync_group: letters, digits, \"_\" and \"-\" only, got 'VG 1'"),
+    ([GATEWAY_INSTANCES[0], dict(GATEWAY_INSTANCES[1], addresses=["198.51.100.101"])],
+     "director_vrrp_instances[1].addresses: 198.51.100.101 is the VIP of a service: list it in vips"),
+    ([GATEWAY_INSTANCES[0], GATEWAY_INSTANCES[1], dict(GATEWAY_INSTANCES[1], name="VI_GW2", virtual_router_id=54)],
+     "director_vrrp_instances[2].addresses: 192.0.2.1 is already held by instance VI_GW; one holder per address"),
+    ([GATEWAY_INSTANCES[0], dict(GATEWAY_INSTANCES[1], addresses=["192.0.2.300"])],
+     "director_vrrp_instances[1].addresses[0]: '192.0.2.300' is not an IPv4 or IPv6 address"),
+    ([GATEWAY_INSTANCES[0], dict(GATEWAY_INSTANCES[1], addresses="192.0.2.1")],
+     "director_vrrp_instances[1].addresses: must be a list of addresses"),
+    ([GATEWAY_INSTANCES[0], dict(GATEWAY_INSTANCES[1], addresses=["192.0.2.1", "2001:db8:2::1"])],
+     "instance VI_GW would hold IPv4 VIPs (192.0.2.1) and IPv6 VIPs (2001:db8:2::1)"),
+])
+def test_bad_floating_addresses_and_sync_groups_name_the_field(instances, message):
+    services = [NAT_WEB, dict(NAT_WEB, address="198.51.100.102")]
+    with pytest.raises(AnsibleFilterError) as err:
+        render(services, facts=NAT_FACTS, instances=instances)
+    assert message in str(err.value)
+
+
+def test_a_host_with_an_ipv4_and_an_ipv6_address_serves_each_family_with_its_own():
+    hostvars = dict(HOSTVARS, rs1={"lvs_address": ["198.51.100.11", "2001:db8:100::11"]},
+                    rs2={"lvs_address": ["2001:db8:100::12", "198.51.100.12"]})
+    web6 = {"address": "2001:db8:100::100", "port": 80, "forwarding": "dr", "scheduler": "rr"}
+    text = lvs_keepalived_conf([WEB, web6], hostvars, GROUPS, "lb1", facts=V6_FACTS, vrrp_version=3, instances=[
+        {"name": "VI4", "virtual_router_id": 51}, {"name": "VI6", "virtual_router_id": 52, "vips": [web6["address"]]}])
+    assert "real_server 198.51.100.11 80 {" in block(text, "virtual_server 198.51.100.100 80 {")
+    assert "real_server 198.51.100.12 80 {" in block(text, "virtual_server 198.51.100.100 80 {")
+    v6 = block(text, "virtual_server 2001:db8:100::100 80 {")
+    assert "real_server 2001:db8:100::11 80 {" in v6 and "real_server 2001:db8:100::12 80 {" in v6

@@ -262,3 +262,37 @@ def test_preflight_refuses_keepalived_directors_of_different_vrrp_versions():
         "do not hear each other and both would hold the VIPs; set the same version on all"]
     hv["lb"]["director_vrrp_version"] = "3"  # as the inventory may give it, text
     assert lvs_preflight(expanded("dr"), hv, ["lb", "lb2"], ["rs1", "rs2"]) == []
+
+
+def test_preflight_takes_a_floating_gateway_of_the_keepalived_directors():
+    # on a first run no director holds the gateway yet: the instance declaring it is what counts
+    hv = hostvars(rs1={"realserver_nat_gateway": "192.0.2.1"}, rs2={"realserver_nat_gateway": "192.0.2.1"})
+    hv["lb"]["director_vrrp_instances"] = [{"name": "VI_LVS", "virtual_router_id": 51},
+                                           {"name": "VI_GW", "virtual_router_id": 53, "addresses": ["192.0.2.1"]}]
+    problems = lvs_preflight(expanded("nat", "198.51.100.101"), hv, ["lb"], ["rs1", "rs2"])
+    assert len(problems) == 2 and problems[0].startswith("rs1 (NAT): its gateway '192.0.2.1' is not"), problems
+    hv["lb"]["director_backend"] = "keepalived"
+    assert lvs_preflight(expanded("nat", "198.51.100.101"), hv, ["lb"], ["rs1", "rs2"]) == []
+
+
+def test_a_host_with_addresses_of_both_families_serves_each_family_with_its_own():
+    hv = hostvars(rs1={"lvs_address": ["198.51.100.11", "2001:db8:100::11"]},
+                  rs2={"lvs_address": ["2001:db8:100::12", "198.51.100.12"]})
+    services = [{"address": "198.51.100.100", "port": 80, "forwarding": "dr"},
+                {"address": "2001:db8:100::100", "port": 80, "forwarding": "dr"},
+                {"address": "2001:db8:100::101", "port": 80, "forwarding": "tun",
+                 "destinations": [{"host": "rs1"}, {"host": "rs2"}]}]
+    table = lvs_table(services, hv, GROUPS)
+    assert [[d["address"] for d in s["destinations"]] for s in table] == [
+        ["198.51.100.11", "198.51.100.12"], ["2001:db8:100::11", "2001:db8:100::12"],
+        ["2001:db8:100::11", "2001:db8:100::12"]]
+    for host in ("rs1", "rs2"):
+        assert lvs_realserver(services, hv, GROUPS, host) == {
+            "dr": ["198.51.100.100", "2001:db8:100::100"], "tun": ["2001:db8:100::101"], "nat": [],
+            "nat_gateway": "", "remove": []}
+    # a host of one family in a service of the other keeps today's rule: the model says what the kernel takes
+    hv["rs2"]["lvs_address"] = ["198.51.100.12"]
+    with pytest.raises(AnsibleFilterError, match="destinations"):
+        lvs_table(services[1:2], hv, GROUPS)
+    with pytest.raises(AnsibleFilterError, match=r"rs1: '2001:db8::zz' in its lvs_address is not an IPv4 or IPv6"):
+        lvs_table(services, hostvars(rs1={"lvs_address": ["2001:db8::zz"]}), GROUPS)
