@@ -1,7 +1,7 @@
 """The Ansible inventory of a running lab: SSH over 127.0.0.1 forwards, key auth, a group per role.
 
-Each host also gets `lab_nics` (LAN -> interface, addresses) and `lab_address` (its first LAN address),
-so playbooks and tests read the topology from the inventory instead of repeating it.
+Each host also gets `lab_nics` (LAN -> interface, addresses), `lab_address` (its first LAN address) and
+`lab_addresses` (every address of its first NIC: IPv4, then IPv6 where the LAN has it), so playbooks and tests read the topology from the inventory instead of repeating it.
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def build(topo: Topology, lab: str, ports: dict, key: Path, wheels: Path | None 
             "ansible_ssh_private_key_file": str(key),
             "lab_role": host.role,
             "lab_address": str(first.ip),
+            "lab_addresses": [str(a.ip) for a in host.nics[0].addresses],
             "lab_nics": nics,
         }
         groups.setdefault(group_of(host.role), []).append(host.name)

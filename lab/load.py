@@ -218,7 +218,10 @@ def main(argv: list) -> int:
         Path(pidfile).write_text(f"{os.getpid()}\n")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print(json.dumps(run(**params, stop=stop)))
+    result = json.dumps(run(**params, stop=stop))
+    # a run that ended by itself may be told to stop while it writes: the result is then written whole
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print(result)
     return 0
 
 

@@ -87,3 +87,12 @@ def test_extra_groups_list_their_hosts_whose_variables_stay_in_the_role_group(tm
     assert script["_meta"]["hostvars"]["tun1"]["lab_address"] == "203.0.113.11"
     assert sorted(script["all"]["children"]) == ["directors", "dr_realservers", "nat_realservers", "realservers",
                                                  "tun_realservers"]
+
+
+def test_each_host_lists_the_addresses_of_its_first_nic_ipv4_then_ipv6(tmp_path):
+    topo = topology.load("ha")
+    inv = inventory.build(topo, "x", {name: 2200 + i for i, name in enumerate(topo.hosts)}, tmp_path / "key")
+    hostvars = inventory.to_script_json(inv)["_meta"]["hostvars"]
+    assert hostvars["rs1"]["lab_addresses"] == ["198.51.100.11", "2001:db8:100::11"]
+    assert hostvars["director2"]["lab_addresses"] == ["198.51.100.20", "2001:db8:100::20"]
+    assert hostvars["nat1"]["lab_addresses"] == ["192.0.2.11"]
