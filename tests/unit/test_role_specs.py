@@ -62,6 +62,15 @@ def test_the_spec_accepts_every_shipped_inventory(inventory):
     assert not result.error_messages, result.error_messages
 
 
+@pytest.mark.parametrize("group_vars", sorted((ROOT / "playbooks/inventories").glob("*/group_vars/directors.yml")),
+                         ids=lambda p: p.parent.parent.name)
+def test_the_spec_accepts_every_shipped_directors_group(group_vars):
+    variables = {k: v for k, v in yaml.safe_load(group_vars.read_text()).items() if k.startswith("director_")}
+    assert variables, group_vars
+    result = validate(**variables)
+    assert not result.error_messages, result.error_messages
+
+
 def test_the_spec_refuses_an_unknown_nested_key_naming_it():
     result = validate(director_services=[{"address": "192.0.2.1", "port": 80, "destinations": [
         {"host": "rs1", "wieght": 2}]}], director_vrrp_instances=[{"name": "A", "virtual_router_id": 1,
