@@ -89,14 +89,11 @@ def _vrrp_instance(inst, auth_pass, vip_devices):
     if auth_pass:
         out += ['  authentication {', '    auth_type PASS', '    auth_pass %s' % auth_pass, '  }']
     out.append('  virtual_ipaddress {')
-    for vip in inst.vips:
-        prefix = 32 if ipaddress.ip_address(vip).version == 4 else 128
-        # a VIP routed to the directors may live on lo; the adverts still go out on the instance's interface
-        out.append('    %s/%d dev %s' % (vip, prefix, vip_devices.get(vip, inst.interface)))
-    for address in inst.addresses:
-        # a floating address that is no VIP (the NAT real servers' gateway) lives on the instance's LAN
+    # a VIP routed to the directors may live on lo (the adverts still go out on the instance's interface);
+    # a floating address that is no VIP (the NAT real servers' gateway) lives on the instance's LAN
+    for address in inst.vips + inst.addresses:
         prefix = 32 if ipaddress.ip_address(address).version == 4 else 128
-        out.append('    %s/%d dev %s' % (address, prefix, inst.interface))
+        out.append('    %s/%d dev %s' % (address, prefix, vip_devices.get(address, inst.interface)))
     out += ['  }', '}']
     return out
 

@@ -158,7 +158,11 @@ class KeepalivedDirector:
     auth_pass: str
     vip_devices: Dict[str, str] = field(default_factory=dict)  # VIP -> device, where not the instance's interface
     vrrp_version: int = 2
-    sync_groups: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()  # (group, its instances' names), in order
+
+    @property
+    def sync_groups(self):
+        """((group, (its instances' names...)), ...) in the order the groups first appear."""
+        return sync_groups(self.instances)
 
 
 def _service_params(service):
@@ -662,7 +666,7 @@ def parse_keepalived(services, hostvars, groups, host, realserver_group='realser
     parsed = tuple(_with_delay(inst, 0) if inst.preempt_delay is None else inst for inst in parsed)
     return KeepalivedDirector(router_id=str(host), services=table, instances=parsed, sync=sync, auth_pass=auth,
                               vip_devices={vip: device for vip, device in devices.items() if device},
-                              vrrp_version=version, sync_groups=sync_groups(parsed))
+                              vrrp_version=version)
 
 
 def _with_delay(inst, delay):
@@ -769,15 +773,15 @@ def _address_list(raw, where, what, errors):
 def _check_sync_groups(raw, typed, errors):
     """A sync group moves two or more instances together (keepalived drops a group of one with a log line,
     and an instance holding nothing is not rendered)."""
-    held = {inst.name for inst in typed}
-    members = {}
+    rendered_groups = dict(sync_groups(typed))
+    first = {}
     for inst in raw:
         if inst['sync_group']:
-            members.setdefault(inst['sync_group'], []).append(inst)
-    for group, insts in members.items():
-        rendered = [i['name'] for i in insts if i['name'] in held]
+            first.setdefault(inst['sync_group'], inst['index'])
+    for group, index in first.items():
+        rendered = rendered_groups.get(group, ())
         if len(rendered) < 2:
-            errors.add('director_vrrp_instances[%d].sync_group' % insts[0]['index'],
+            errors.add('director_vrrp_instances[%d].sync_group' % index,
                        'sync group %s would hold %s: a sync group moves two or more instances together'
                        % (group, ' and '.join(rendered) or 'no instance that holds an address'),
                        'the same sync_group on two or more instances that hold VIPs or addresses')
