@@ -191,6 +191,23 @@ def test_keepalived_owns_the_table_and_the_vip(lab):
         assert set(result["summary"]["served_by"]) == set(serving(lab, kind)), (kind, result["summary"])
 
 
+def test_site_run_again_changes_nothing_on_the_directors(lab):
+    """Idempotence of the keepalived backend (the scenario has no full idempotence step): site.yml run
+    again on the directors reports nothing changed, and keepalived was not restarted (its main process
+    is the same)."""
+    pids = {d: ssh(lab, d, "systemctl show --property MainPID --value keepalived").stdout.strip() for d in lab.directors}
+    run = run_playbook(lab, "site.yml", "--limit", "directors")
+    print_task_times("site_directors_again", run.stdout)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    recap = recap_of(run.stdout)
+    assert sorted(recap) == sorted(lab.directors), run.stdout[-3000:]
+    assert all(counts["changed"] == 0 and counts["failed"] == 0 for counts in recap.values()), \
+        (recap, run.stdout[-6000:])
+    assert all(pids[d] not in ("", "0") for d in lab.directors), pids
+    assert {d: ssh(lab, d, "systemctl show --property MainPID --value keepalived").stdout.strip()
+            for d in lab.directors} == pids
+
+
 def test_directors_restarted_together_elect_one_master(lab):
     """Both directors starting together (a first deploy, a site power cut) make the backup enter MASTER
     and leave it again at once. With keepalived switching the sync daemons that hung its VRRP process:
@@ -359,6 +376,23 @@ def test_failover_outages_over_the_runs():
     assert all(medians[f"master_power_off_{kind}"] <= OUTAGE_GOAL_S for kind in KINDS), medians
 
 
+def recap_of(output):
+    """{host: {"ok": n, "changed": n, ...}} from ansible-playbook's PLAY RECAP."""
+    recap = {}
+    for line in output.split("PLAY RECAP", 1)[-1].splitlines():
+        host, colon, counts = line.partition(":")
+        if colon and counts.split()[:1] and counts.split()[0].startswith("ok="):
+            recap[host.strip()] = {k: int(v) for k, v in (w.split("=") for w in counts.split())}
+    return recap
+
+
+def print_task_times(what, output):
+    """The slowest tasks of a playbook run (the task_timer callback, when the scenario runner enabled it)."""
+    for line in output.splitlines():
+        if line.startswith("TASKTIME"):
+            print(line.replace("TASKTIME", f"TASKTIME [{what}]", 1))
+
+
 def run_playbook(lab, playbook, *extra):
     """ansible-playbook against the lab, with the ha inventory's variables, as an operator runs it."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -388,6 +422,7 @@ def test_rolling_maintenance_reboots_a_real_server_without_a_failed_request(lab)
     host = lab.rs_by_address()[busy[0]]
     boot_id = ssh(lab, host, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
     run = run_playbook(lab, "rolling_maintenance.yml", "--limit", host, "-e", "lvs_maintenance_drain_timeout=120")
+    print_task_times("rolling_maintenance", run.stdout)
     fresh_result = load.finish(fresh, early=True)["summary"]
     keep_result = load.finish(keep)["summary"]
     figures("rolling_maintenance", wall_s=round(time.monotonic() - started, 1), host=host,
