@@ -204,7 +204,8 @@ def make_parents(path, directory_mode):
 
 
 def write(module, entry, directory_mode):
-    """Write one file atomically, after its validation; fails the module with what stays as it was."""
+    """Write one file atomically, after its validation; None, or the failure's fail_json arguments (the
+    old file is then untouched)."""
     path = entry['path']
     make_parents(path, directory_mode)
     handle, temporary = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=os.path.dirname(path))
