@@ -108,6 +108,37 @@ def lvs_dests_of(services, addresses):
     return found
 
 
+def lvs_dest_entries(found, drain=False, held=None):
+    """lvs_dests_of's entries in the form of lvs.cluster.ipvs_dest's `destinations` list: each destination with
+    its `service` key and its own `drain`. With `held` (the text of `ip -o address show` on the director), an
+    address service drains only where its VIP is held: elsewhere no connection of it is forwarded, and a
+    backup's synced copies can stay active long after the connection ended. A firewall mark service has no
+    VIP to tell, and drains everywhere."""
+    entries = []
+    for item in found or []:
+        service = item['service']
+        here = held is None or 'address' not in service or (' %s/' % _normal(service['address'])) in held
+        entries.append(dict(item['destination'], service=dict(service), drain=bool(drain) and here))
+    return entries
+
+
+def lvs_dests_missing(found, services):
+    """The entries of lvs_dests_of's `found` whose destination is not in `services` (what lvs.cluster.ipvs_info
+    returned on a director): what a health checker has not added back yet."""
+    held = set()
+    for service in services or []:
+        for dest in service.get('destinations') or []:
+            held.add((service.get('name'), _normal(dest.get('address')), dest.get('port')))
+    missing = []
+    for item in found or []:
+        name = lvs_service_names([item['service']])[0]
+        dest = item['destination']
+        port = dest.get('port') or item['service'].get('port') or 0
+        if (name, _normal(dest['address']), port) not in held:
+            missing.append(item)
+    return missing
+
+
 def lvs_service_names(services):
     """The services' keys as lvs.cluster.ipvs_info names them (`tcp 192.0.2.10:80`, `fwmark 5 ipv4`), to
     check what a kernel holds against what was declared."""
@@ -293,5 +324,6 @@ class FilterModule(object):
     def filters(self):
         return {'lvs_table': lvs_table, 'lvs_vips_for': lvs_vips_for, 'lvs_realserver': lvs_realserver,
                 'lvs_director_vips': lvs_director_vips, 'lvs_dests_of': lvs_dests_of,
+                'lvs_dest_entries': lvs_dest_entries, 'lvs_dests_missing': lvs_dests_missing,
                 'lvs_ipvsadm_rules': lvs_ipvsadm_rules,
                 'lvs_preflight': lvs_preflight, 'lvs_service_names': lvs_service_names}

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: ipvs_dest
-short_description: Manage one destination (real server) of an IPVS virtual service
+short_description: Manage destinations (real servers) of IPVS virtual services
 version_added: 0.1.0
 description:
-  - Adds, changes in place, quiesces or removes one destination of an existing virtual service.
+  - Adds, changes in place, quiesces or removes one destination of an existing virtual service, or, with
+    O(destinations), several destinations of several services in one run and one netlink session (a real
+    server's every destination, say, when it goes into maintenance). Every entry is checked, and every
+    service read, before anything changes.
   - Weight, thresholds, forwarding method and tunnel options are changed with one SET request; the
     destination keeps its connections and counters. Address and port identify the destination; the kernel
     cannot change them in place.
@@ -24,11 +27,17 @@ extends_documentation_fragment:
   - lvs.cluster.ipvs
   - lvs.cluster.ipvs.dest
 options:
+  address:
+    description:
+      - Address of the real server. An IPv4 destination behind an IPv6 service (or the reverse) needs
+        O(forwarding=tun).
+      - Required with O(service); not with O(destinations).
+    required: false
   service:
     description:
       - The virtual service the destination belongs to; it must exist (see M(lvs.cluster.ipvs_service)).
+      - One of O(service) or O(destinations) is required.
     type: dict
-    required: true
     suboptions:
       protocol:
         description: Protocol of the service; V(tcp) when omitted. Not with O(service.fwmark).
@@ -47,6 +56,78 @@ options:
         description: Address family of a fwmark service (V(ipv4) when omitted).
         type: str
         choices: [ipv4, ipv6]
+  destinations:
+    description:
+      - Several destinations at once, instead of O(service), O(address) and the other options of one. Each
+        entry takes the same options as the single form, plus O(destinations[].drain).
+      - O(state), O(drain_timeout) and O(on_drain_timeout) apply to every entry. The draining entries are
+        drained together (one wait, not one after the other).
+      - A destination may appear once per service.
+    type: list
+    elements: dict
+    suboptions:
+      service:
+        description: The virtual service, as O(service).
+        type: dict
+        required: true
+        suboptions:
+          protocol:
+            description: As O(service.protocol).
+            type: str
+            choices: [sctp, tcp, udp]
+          address:
+            description: As O(service.address).
+            type: str
+          port:
+            description: As O(service.port).
+            type: int
+          fwmark:
+            description: As O(service.fwmark).
+            type: int
+          family:
+            description: As O(service.family).
+            type: str
+            choices: [ipv4, ipv6]
+      address:
+        description: As O(address).
+        type: str
+        required: true
+      port:
+        description: As O(port).
+        type: int
+      forwarding:
+        description: As O(forwarding).
+        type: str
+        choices: [dr, local, nat, tun]
+        default: dr
+      weight:
+        description: As O(weight).
+        type: int
+        default: 1
+      upper_threshold:
+        description: As O(upper_threshold).
+        type: int
+        default: 0
+      lower_threshold:
+        description: As O(lower_threshold).
+        type: int
+        default: 0
+      tunnel_type:
+        description: As O(tunnel_type).
+        type: str
+        choices: [gre, gue, ipip]
+      tunnel_port:
+        description: As O(tunnel_port).
+        type: int
+      tunnel_checksum:
+        description: As O(tunnel_checksum).
+        type: str
+        choices: [csum, nocsum, remcsum]
+      drain:
+        description:
+          - Whether to drain this entry; O(drain) when omitted. The rolling maintenance playbook drains only on
+            the director that holds the service's VIP, for instance.
+        type: bool
   state:
     description:
       - V(present) makes the destination exist with these attributes.
@@ -131,6 +212,14 @@ EXAMPLES = r'''
     drain: true
     drain_timeout: 600
 
+- name: Take a real server out of two services at once, waiting for both drains together
+  lvs.cluster.ipvs_dest:
+    destinations:
+      - {service: {address: 192.0.2.10, port: 80}, address: 198.51.100.11}
+      - {service: {address: 192.0.2.10, port: 443}, address: 198.51.100.11}
+    state: quiesced
+    drain: true
+
 - name: Remove it once its connections are gone (at most 2 minutes)
   lvs.cluster.ipvs_dest:
     service: {address: 192.0.2.10, port: 80}
@@ -143,9 +232,16 @@ EXAMPLES = r'''
 RETURN = r'''
 dest:
   description: The destination as declared (after the task); empty when absent.
-  returned: always
+  returned: with O(service)
   type: dict
   sample: {"address": "198.51.100.11", "port": 80, "forwarding": "dr", "weight": 10}
+dests:
+  description: The destinations as declared (after the task), each with its service; empty when absent.
+  returned: with O(destinations)
+  type: list
+  elements: dict
+  sample: [{"address": "198.51.100.11", "port": 80, "forwarding": "dr", "weight": 0,
+            "service": {"protocol": "tcp", "address": "192.0.2.10", "port": 80, "family": "ipv4"}}]
 operations:
   description: The kernel operations planned (and, unless in check mode, applied).
   returned: always
@@ -188,7 +284,6 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
     service_key_spec,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._diff import (
-    DEL,
     diff_dest,
     diff_output,
     quiesced,
@@ -206,9 +301,11 @@ from ansible_collections.lvs.cluster.plugins.module_utils._errors import (
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     DEST_OPTIONS,
+    ErrorCollector,
     Table,
     dest_from_params,
     dest_key_from_params,
+    format_endpoint,
     service_key_from_params,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._netlink import connect
@@ -216,31 +313,84 @@ from ansible_collections.lvs.cluster.plugins.module_utils._netlink import connec
 
 def argument_spec():
     spec = dest_spec()
-    spec['service'] = {'type': 'dict', 'required': True, 'options': service_key_spec()}
+    spec['address']['required'] = False  # required with `service` (build_module), not with `destinations`
+    spec['service'] = {'type': 'dict', 'options': service_key_spec()}
+    entry = dest_spec()
+    entry['service'] = {'type': 'dict', 'required': True, 'options': service_key_spec()}
+    entry['drain'] = {'type': 'bool'}
+    spec['destinations'] = {'type': 'list', 'elements': 'dict', 'options': entry}
     spec['state'] = {'type': 'str', 'choices': ['absent', 'present', 'quiesced'], 'default': 'present'}
     spec.update(drain_spec())
     return spec
 
 
+# One destination (service, address, ...) or several (destinations), never both.
+FORM_RULES = {
+    'mutually_exclusive': [('destinations', 'service'), ('destinations', 'address')],
+    'required_one_of': [('destinations', 'service')],
+    'required_by': {'service': 'address'},
+}
+
+
 def build_module():
-    return LvsModule(argument_spec=argument_spec(), supports_check_mode=True)
+    return LvsModule(argument_spec=argument_spec(), supports_check_mode=True, **FORM_RULES)
 
 
-def _drain(module, client, key, current, result, clock, sleep):
-    """Quiesce, then wait for the active connections to end. True if the caller may go on (delete)."""
-    params = module.params
-    if current.weight != 0:
-        apply_plan(client, quiesce_ops({key: {current.key: current}}), result)
-    drain = wait_idle(client, {key: {current.key: current}}, params['drain_timeout'], clock, sleep)
+class Entry:
+    """One destination to act on: its service, what it should become (None: absent), whether to drain it."""
+
+    def __init__(self, key, dkey, desired, drain):
+        self.key, self.dkey, self.desired, self.drain = key, dkey, desired, drain
+        self.current = None
+
+
+def _entries(params):
+    """The destinations of the single form or of O(destinations), every field checked before any kernel
+    contact; all errors at once, each named by its path."""
+    state = params['state']
+    if params.get('destinations') is None:
+        given = [(dict(pick(params, DEST_OPTIONS), service=params['service']), '', params['drain'])]
+    else:
+        given = [(item, 'destinations[%d].' % index, params['drain'] if item.get('drain') is None else item['drain'])
+                 for index, item in enumerate(params['destinations'])]
+    errors = ErrorCollector()
+    entries = []
+    for item, path, drain in given:
+        key = service_key_from_params(item['service'], path=path + 'service.', errors=errors)
+        values = pick(item, DEST_OPTIONS)
+        if state == 'absent':
+            dkey, desired = dest_key_from_params(values, key, path, errors), None
+        else:
+            desired = dest_from_params(values, key, path, errors)
+            desired = quiesced(desired) if desired is not None and state == 'quiesced' else desired
+            dkey = desired.key if desired is not None else None
+        entries.append(Entry(key, dkey, desired, drain))
+    errors.raise_if_any()
+    seen = {}
+    for index, entry in enumerate(entries):
+        if (entry.key, entry.dkey) in seen:
+            raise ValidationError('destinations[%d]' % index, 'the same destination as destinations[%d] (%s -> %s)'
+                                  % (seen[(entry.key, entry.dkey)], entry.key, format_endpoint(*entry.dkey)),
+                                  'each destination of a service once', entry.dkey[0])
+        seen[(entry.key, entry.dkey)] = index
+    return entries
+
+
+def _drain(params, client, draining, result, clock, sleep):
+    """Wait until no draining destination has an active connection (they take no new ones by now).
+    Returns the destinations someone else removed meanwhile."""
+    leaving = {}
+    for entry in draining:
+        leaving.setdefault(entry.key, {})[entry.dkey] = entry.current
+    drain = wait_idle(client, leaving, params['drain_timeout'], clock, sleep)
     result['drain'] = {'finished': drain['finished'], 'waited': drain['waited'],
                        'active_connections': drain['active_connections']}
-    if drain['gone']:
-        return False  # someone else removed it meanwhile: nothing left to do
     if not drain['finished'] and params['on_drain_timeout'] == 'fail':
-        result['changed'] = result['changed'] or current.weight != 0
-        raise DrainTimeout(timeout_message('%s -> %s' % (key, current), params['drain_timeout'], drain,
-                                           'the destination is'), result)
-    return True
+        what = (str(draining[0].key) + ' -> ' + str(draining[0].current) if len(draining) == 1
+                else '%d destinations' % len(draining))
+        raise DrainTimeout(timeout_message(what, params['drain_timeout'], drain,
+                                           'the destination is' if len(draining) == 1 else 'they are'), result)
+    return set(drain['gone'])
 
 
 def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
@@ -248,51 +398,55 @@ def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
     if params['drain_timeout'] < 0:
         raise ValidationError('drain_timeout', '%d is negative' % params['drain_timeout'], TIMEOUT_ACCEPTED,
                               params['drain_timeout'])
-    key = service_key_from_params(params['service'], path='service.')
+    entries = _entries(params)
     state = params['state']
-    dest_params = pick(params, DEST_OPTIONS)
-    if state == 'absent':
-        dkey = dest_key_from_params(dest_params, key)
-        desired = None
-    else:
-        desired = dest_from_params(dest_params, key)
-        if state == 'quiesced':
-            desired = quiesced(desired)
-        dkey = desired.key
     client = (connect_client or (lambda: connect(load_module=modprobe(module))))()
     try:
-        service = client.get_service(key)
-        if service is None and desired is not None:
-            raise KernelError(errno.ESRCH, 'virtual service %s does not exist: create it first '
-                              '(lvs.cluster.ipvs_service or lvs.cluster.ipvs_table)' % key)
-        current = client.dump_dests(key).get(dkey) if service is not None else None
-        plan = diff_dest(key, desired, current)
-        # absent + drain: quiesce, wait, delete; quiesced + drain: quiesce (if needed) and wait only
-        removing = bool(plan and plan[0].action == DEL)
-        draining = bool(params['drain'] and current is not None and (removing or state == 'quiesced'))
-        if removing and draining:
-            plan = quiesce_ops({key: {current.key: current}}) + plan
-        result = {
-            'changed': bool(plan),
-            'dest': desired.to_dict() if desired is not None else {},
-            'operations': [op.to_dict() for op in plan],
-            'mutations': 0,
-        }
+        # read everything first: a missing service fails the task before any change
+        table = Table()
+        for key in sorted({entry.key for entry in entries}, key=lambda k: k.sort_key()):
+            service = client.get_service(key)
+            if service is None:
+                if state != 'absent':
+                    raise KernelError(errno.ESRCH, 'virtual service %s does not exist: create it first '
+                                      '(lvs.cluster.ipvs_service or lvs.cluster.ipvs_table)' % key)
+                continue
+            table.add_service(service)
+            table.dests[key].update(client.dump_dests(key))
+        plan, draining, removals = [], [], []
+        for entry in entries:
+            entry.current = table.dests.get(entry.key, {}).get(entry.dkey)
+            ops = diff_dest(entry.key, entry.desired, entry.current)
+            # quiesced + drain: the change (weight 0) first, then the wait; absent + drain: weight 0, the
+            # wait, then the removal
+            if entry.drain and entry.current is not None and (entry.desired is None or state == 'quiesced'):
+                draining.append(entry)
+            (removals if entry.desired is None else plan).extend(ops)
+        if state == 'absent':
+            plan = quiesce_ops({e.key: {e.dkey: e.current} for e in draining})
+        planned = plan + removals
+        result = {'changed': bool(planned), 'operations': [op.to_dict() for op in planned], 'mutations': 0}
+        if params.get('destinations') is None:
+            result['dest'] = entries[0].desired.to_dict() if entries[0].desired is not None else {}
+        else:
+            result['dests'] = [dict(e.desired.to_dict(), service=e.key.to_dict()) for e in entries
+                               if e.desired is not None]
         if module._diff:
-            table = Table()
-            if service is not None:
-                table.add_service(service)
-                if current is not None:
-                    table.dests[key][current.key] = current
-            result['diff'] = diff_output(table, plan)
+            result['diff'] = diff_output(table, planned)
         if module.check_mode:
             if draining:
                 result['drain'] = {'finished': False, 'waited': 0.0, 'active_connections': None}
-        elif draining:
-            if _drain(module, client, key, current, result, clock, sleep) and removing:
-                apply_plan(client, [op for op in plan if op.action == DEL], result)
-        elif plan:
+            return result
+        if plan:
             apply_plan(client, plan, result)
+        if draining:
+            result['changed'] = bool(plan)  # what a drain that times out leaves behind
+            gone = _drain(params, client, draining, result, clock, sleep)
+            # a destination someone else removed meanwhile is not removed again
+            removals = [op for op in removals if '%s -> %s' % (op.key, op.dest) not in gone]
+            result['changed'] = bool(plan or removals)
+        if removals:
+            apply_plan(client, removals, result)
     finally:
         client.close()
     return result

@@ -4,6 +4,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lvs.cluster.plugins.filter.lvs import (
+    lvs_dest_entries,
+    lvs_dests_missing,
     lvs_dests_of,
     lvs_ipvsadm_rules,
     lvs_preflight,
@@ -13,6 +15,15 @@ from ansible_collections.lvs.cluster.plugins.filter.lvs import (
 )
 
 GROUPS = {"directors": ["lb"], "realservers": ["rs1", "rs2"]}
+
+
+def three_services():
+    """A DR service on every real server, a TUN one behind an IPv6 VIP and a fwmark one on rs2 only."""
+    return lvs_table([
+        {"address": "198.51.100.100", "port": 80, "forwarding": "dr"},
+        {"address": "2001:db8::100", "port": 443, "forwarding": "tun", "destinations": [{"address": "198.51.100.12"}]},
+        {"fwmark": 7, "forwarding": "dr", "destinations": [{"host": "rs2", "weight": 4}]},
+    ], hostvars(), GROUPS)
 
 
 def hostvars(**extra):
@@ -72,11 +83,7 @@ def test_a_real_server_holds_the_vips_of_its_services_only():
 
 
 def test_a_drain_touches_every_destination_of_the_host_and_nothing_else():
-    table = lvs_table([
-        {"address": "198.51.100.100", "port": 80, "forwarding": "dr"},
-        {"address": "2001:db8::100", "port": 443, "forwarding": "tun", "destinations": [{"address": "198.51.100.12"}]},
-        {"fwmark": 7, "forwarding": "dr", "destinations": [{"host": "rs2", "weight": 4}]},
-    ], hostvars(), GROUPS)
+    table = three_services()
     assert lvs_dests_of(table, ["198.51.100.11"]) == [
         {"service": {"protocol": "tcp", "address": "198.51.100.100", "port": 80},
          "destination": table[0]["destinations"][0]}]
@@ -296,3 +303,30 @@ def test_a_host_with_addresses_of_both_families_serves_each_family_with_its_own(
         lvs_table(services[1:2], hv, GROUPS)
     with pytest.raises(AnsibleFilterError, match=r"rs1: '2001:db8::zz' in its lvs_address is not an IPv4 or IPv6"):
         lvs_table(services, hostvars(rs1={"lvs_address": ["2001:db8::zz"]}), GROUPS)
+
+
+def test_dest_entries_drain_only_where_the_vip_is_held_and_fwmark_everywhere():
+    table = three_services()
+    mine = lvs_dests_of(table, ["198.51.100.12"])
+    held = "2: eth1    inet 198.51.100.100/32 scope global eth1\n"
+    entries = lvs_dest_entries(mine, drain=True, held=held)
+    assert [e["drain"] for e in entries] == [True, False, True]
+    assert entries[0]["service"] == {"protocol": "tcp", "address": "198.51.100.100", "port": 80}
+    assert entries[2]["weight"] == 4 and entries[2]["address"] == "198.51.100.12"
+    assert [e["drain"] for e in lvs_dest_entries(mine, drain=True)] == [True, True, True]
+    assert [e["drain"] for e in lvs_dest_entries(mine, held=held)] == [False, False, False]
+    # a VIP that only starts like a held one is not held
+    assert not lvs_dest_entries(mine, drain=True, held="inet 198.51.100.1000/32")[0]["drain"]
+    assert lvs_dest_entries(None) == []
+
+
+def test_dests_missing_names_what_the_directors_table_lacks():
+    table = three_services()
+    mine = lvs_dests_of(table, ["198.51.100.12"])
+    info = [{"name": "tcp 198.51.100.100:80", "destinations": [{"address": "198.51.100.12", "port": 80}]},
+            {"name": "tcp [2001:db8::100]:443", "destinations": [{"address": "198.51.100.11", "port": 443}]},
+            {"name": "fwmark 7 ipv4", "destinations": [{"address": "198.51.100.12", "port": 0}]}]
+    assert [m["service"].get("port") for m in lvs_dests_missing(mine, info)] == [443]
+    info[1]["destinations"].append({"address": "198.51.100.12", "port": 443})
+    assert lvs_dests_missing(mine, info) == []
+    assert lvs_dests_missing(mine, None) == mine and lvs_dests_missing(None, info) == []

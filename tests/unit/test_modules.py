@@ -406,13 +406,18 @@ def test_info_describes_table():
 # --- documentation and argument_spec agree ------------------------------------
 
 def _doc_options(mod):
+    """The options as ansible-doc shows them: a fragment's option, with what the module's own entry for it says
+    on top (ipvs_dest's address is required with `service` only, for instance)."""
     doc = yaml.safe_load(mod.DOCUMENTATION)
-    options = dict(doc.get('options') or {})
+    own = dict(doc.get('options') or {})
+    options = {}
     for fragment in doc.get('extends_documentation_fragment', []):
         if not fragment.startswith('lvs.cluster.'):
             continue
         attr = fragment.split('.')[-1].upper() if fragment.count('.') == 3 else 'DOCUMENTATION'
         options.update(yaml.safe_load(getattr(ModuleDocFragment, attr)).get('options') or {})
+    for name, entry in own.items():
+        options[name] = dict(options.get(name, {}), **entry)
     return options
 
 
