@@ -13,9 +13,9 @@ opaque. And one request per entry is far too slow for 10,000 destinations.
 So this file:
 
 - describes the kernel layout (include/uapi/linux/ip_vs.h) once, in
-  ``message_class()``: our own ``genlmsg``/``nla`` subclasses. pyroute2 uses it
-  to bind the family ("IPVS") and the unit tests use it as the reference
-  encoder/decoder;
+  ``message_class()``: our own ``genlmsg``/``nla`` subclasses, which the unit
+  tests use as the reference encoder/decoder. No module run imports pyroute2:
+  the family ("IPVS") is looked up with our own codec too (``_lookup_family``);
 - encodes requests and decodes replies with a small struct-based codec that
   produces exactly the same bytes (the unit tests check this against the
   class). It exists for speed: pyroute2's generic encoder costs about 140 us
@@ -141,6 +141,12 @@ STATS_NAMES = ('conns', 'inpkts', 'outpkts', 'inbytes', 'outbytes',
                'cps', 'inpps', 'outpps', 'inbps', 'outbps')
 
 # Netlink basics.
+# the generic netlink controller (linux/genetlink.h): how a family's id is found by its name
+NETLINK_GENERIC = 16
+GENL_ID_CTRL = 0x10
+CTRL_CMD_GETFAMILY = 3
+CTRL_ATTR_FAMILY_ID = 1
+CTRL_ATTR_FAMILY_NAME = 2
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
 NLM_F_REQUEST = 0x1
@@ -312,18 +318,26 @@ def _install_hint():
 
 
 def require_pyroute2():
-    """Import pyroute2 or raise DependencyError; return its version tuple."""
+    """Check that pyroute2 is installed and recent enough, or raise DependencyError; return its version tuple.
+
+    Found and read from its metadata, not imported: importing the package takes 2.4 s on an emulated guest
+    (it loads ipdb, ndb, conntrack...), and the IPVS path uses none of it (its family lookup is our own,
+    _lookup_family). The requirement stays, checked the same way, so that a host the roles have not
+    prepared gets the same error (and check mode its preview)."""
+    from importlib import metadata, util
     try:
-        import pyroute2  # noqa: F401  pylint: disable=unused-import
-    except ImportError as exc:
+        spec = util.find_spec('pyroute2')
+    except (ImportError, ValueError) as exc:
+        spec, reason = None, exc
+    else:
+        reason = 'no module named pyroute2'
+    if spec is None:
         raise DependencyError('pyroute2 >= %s is required but cannot be imported (%s); %s'
-                              % ('.'.join(str(p) for p in MIN_PYROUTE2), exc, _install_hint()))
-    version = None
+                              % ('.'.join(str(p) for p in MIN_PYROUTE2), reason, _install_hint()))
     try:
-        from importlib import metadata
         version = metadata.version('pyroute2')
     except Exception:  # pylint: disable=broad-except
-        version = getattr(pyroute2, '__version__', None)
+        version = None  # no metadata: taken as too old, with the hint to install it properly
     found = _version_tuple(version or '0')
     if found < MIN_PYROUTE2:
         raise DependencyError('pyroute2 %s is too old: >= %s is required; %s'
@@ -682,22 +696,43 @@ class SocketTransport:
         self.sock.close()
 
 
-def _lookup_family(name):
-    """(family id, duplicated raw socket) via pyroute2's GenericNetlinkSocket."""
-    require_pyroute2()
-    from pyroute2.netlink.generic import GenericNetlinkSocket
-    gsock = GenericNetlinkSocket()
-    # A missing family is reported by us, not logged at error level by pyroute2.
-    gsock.asyncore.module_err_level = 'debug'
+class FamilyLookupError(Exception):
+    """The generic netlink controller refused the family lookup; ``code`` is the errno (ENOENT: no such
+    family, the ip_vs module is not loaded)."""
+
+    def __init__(self, code):
+        self.code = code
+        super().__init__(os.strerror(code))
+
+
+def _lookup_family(name, timeout=30.0):
+    """(family id, bound NETLINK_GENERIC socket): the generic netlink controller asked for ``name``
+    (CTRL_CMD_GETFAMILY) with our own codec, on the socket that then carries the IPVS requests."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
     try:
-        gsock.bind(name, message_class())
-        family_id = gsock.prid
-        # Keep our own handle on the bound socket; pyroute2's asyncio
-        # machinery is not used after the lookup.
-        raw = socket.socket(fileno=os.dup(gsock.asyncore.socket.fileno()))
-    finally:
-        gsock.close()
-    return family_id, raw
+        sock.bind((0, 0))
+        sock.settimeout(timeout)
+        sock.sendto(encode_message(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, NLM_F_REQUEST,
+                                   _attr(CTRL_ATTR_FAMILY_NAME, name.encode() + b'\0')), (0, 0))
+        while True:
+            try:
+                data = sock.recv(RECV_SIZE)
+            except socket.timeout:
+                raise KernelError(errno.ETIMEDOUT, 'no answer from the generic netlink controller within %s s'
+                                  % timeout, operation='open IPVS netlink family')
+            for mtype, flags, seq, start, end in iter_messages(data):
+                if seq != 1:
+                    continue
+                if mtype == NLMSG_ERROR:
+                    code, _message = decode_error(data, start, end, flags)
+                    raise FamilyLookupError(code or errno.EPROTO)
+                span = attr_table(data, start + 4, end).get(CTRL_ATTR_FAMILY_ID)
+                if mtype == GENL_ID_CTRL and span is not None:
+                    return _U16.unpack_from(data, span[0])[0], sock
+                raise FamilyLookupError(errno.EPROTO)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def open_transport(load_module=None, timeout=30.0):
@@ -708,14 +743,13 @@ def open_transport(load_module=None, timeout=30.0):
     (rc, stdout, stderr) tuple, a failure is included in the error.
     """
     require_pyroute2()
-    from pyroute2.netlink.exceptions import NetlinkError
     loaded = None
     for attempt in range(2):
         try:
-            family_id, raw = _lookup_family(GENL_NAME)
+            family_id, raw = _lookup_family(GENL_NAME, timeout)
             return SocketTransport(raw, family_id, timeout)
-        except NetlinkError as exc:
-            code = getattr(exc, 'code', 0)
+        except FamilyLookupError as exc:
+            code = exc.code
             if code in (errno.EPERM, errno.EACCES):
                 raise KernelError(code, operation='open IPVS netlink family')
             if code != errno.ENOENT or attempt or load_module is None:

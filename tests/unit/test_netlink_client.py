@@ -228,3 +228,27 @@ def test_stopping_a_daemon_that_does_not_run_names_the_daemon():
     assert info.value.errno == errno.ESRCH
     assert 'no master sync daemon is running' in str(info.value)
     assert 'virtual service' not in str(info.value)
+
+
+def test_the_family_lookup_is_our_own_and_asks_the_real_generic_netlink_controller():
+    # Any Linux kernel has the controller family itself ("nlctrl", id 0x10); IPVS is only in the guests.
+    family_id, sock = nl._lookup_family('nlctrl', timeout=5)
+    sock.close()
+    assert family_id == nl.GENL_ID_CTRL
+    with pytest.raises(nl.FamilyLookupError) as info:
+        nl._lookup_family('lvs-no-family', timeout=5)  # names are at most 15 bytes (EINVAL past that)
+    assert info.value.code == errno.ENOENT
+
+
+def test_require_pyroute2_finds_it_without_importing_it(monkeypatch):
+    import sys
+    from importlib import util
+    from ansible_collections.lvs.cluster.plugins.module_utils._errors import DependencyError
+    monkeypatch.delitem(sys.modules, 'pyroute2', raising=False)
+    assert nl.require_pyroute2() >= nl.MIN_PYROUTE2
+    assert 'pyroute2' not in sys.modules
+    # a host the roles have not prepared (the check-mode preview starts from this error)
+    monkeypatch.setattr(util, 'find_spec', lambda name: None)
+    with pytest.raises(DependencyError) as info:
+        nl.require_pyroute2()
+    assert 'cannot be imported' in str(info.value) and 'pip install' in str(info.value)
