@@ -376,13 +376,19 @@ def _entries(params):
     return entries
 
 
-def _drain(params, client, draining, result, clock, sleep):
-    """Wait until no draining destination has an active connection (they take no new ones by now).
-    Returns the destinations someone else removed meanwhile."""
+def _leaving(draining):
+    """{service key: {dest key: Dest as the kernel has it}} of the draining entries, the form quiesce_ops and
+    wait_idle take; a service may have several."""
     leaving = {}
     for entry in draining:
         leaving.setdefault(entry.key, {})[entry.dkey] = entry.current
-    drain = wait_idle(client, leaving, params['drain_timeout'], clock, sleep)
+    return leaving
+
+
+def _drain(params, client, draining, result, clock, sleep):
+    """Wait until no draining destination has an active connection (they take no new ones by now).
+    Returns the destinations someone else removed meanwhile."""
+    drain = wait_idle(client, _leaving(draining), params['drain_timeout'], clock, sleep)
     result['drain'] = {'finished': drain['finished'], 'waited': drain['waited'],
                        'active_connections': drain['active_connections']}
     if not drain['finished'] and params['on_drain_timeout'] == 'fail':
@@ -423,7 +429,7 @@ def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
                 draining.append(entry)
             (removals if entry.desired is None else plan).extend(ops)
         if state == 'absent':
-            plan = quiesce_ops({e.key: {e.dkey: e.current} for e in draining})
+            plan = quiesce_ops(_leaving(draining))
         planned = plan + removals
         result = {'changed': bool(planned), 'operations': [op.to_dict() for op in planned], 'mutations': 0}
         if params.get('destinations') is None:

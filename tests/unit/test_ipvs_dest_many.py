@@ -167,3 +167,14 @@ def test_quiesced_with_drain_applies_the_whole_declared_change_not_only_the_weig
     drained(stub, params)
     assert [str(op) for op in stub.applied] == [
         'set_dest tcp 192.0.2.10:443 -> 198.51.100.1:443 (forwarding: dr -> nat, weight: 4 -> 0)']
+
+
+def test_absent_with_drain_quiesces_every_destination_of_one_service():
+    both = [{'service': dict(WEB), 'address': '198.51.100.1'}, {'service': dict(WEB), 'address': '198.51.100.2'}]
+    stub = ApplyingStub(two_services(), counters=[0])
+    drained(stub, many(both, state='absent', drain=True))
+    assert [str(op) for op in stub.applied] == [
+        'set_dest tcp 192.0.2.10:80 -> 198.51.100.1:80 (weight: 4 -> 0)',
+        'set_dest tcp 192.0.2.10:80 -> 198.51.100.2:80 (weight: 4 -> 0)',
+        'del_dest tcp 192.0.2.10:80 -> 198.51.100.1:80',
+        'del_dest tcp 192.0.2.10:80 -> 198.51.100.2:80']
