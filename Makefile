@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: deps host-packages venv collection image demo test unit sanity bench-table clean lab-down bench-lab bench-forks profile
+.PHONY: deps host-packages venv collection image demo test unit sanity bench-table clean lab-down bench-lab bench-forks bench-ha profile
 
 deps: host-packages venv collection
 
@@ -72,6 +72,11 @@ bench-lab: image
 # Module runs on every guest of a lab with several --forks values side by side (FORKS=7,2 for example).
 bench-forks: image
 	$(PY) tests/benchmarks/forks.py $(if $(FORKS),--forks $(FORKS))
+
+# The ha scenario with each failover repeated (RUNS=3 by default; CI proves each once) and the medians
+# printed as FIGURES lines.
+bench-ha: image
+	LVS_HA_RUNS="$(or $(RUNS),3)" LVS_SCENARIOS=ha $(PY) -m pytest tests/scenarios -s -q
 
 # Where a scenario's time goes (SCENARIO=methods by default, or e.g. SCENARIO="dr tun", or all): each
 # Molecule step's wall time (STEPS) and every play's slowest tasks (TASKTIME, tests/profile). CI prints the same.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: vip
-short_description: Hold a virtual IP on a director's interface
+short_description: Hold virtual IPs on a director's interfaces
 version_added: 0.1.0
 description:
   - Adds or removes the VIP as a host address (/32 or /128) on the director interface that answers ARP
@@ -32,17 +32,37 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 options:
   address:
-    description: The VIP, IPv4 or IPv6, without prefix length.
+    description:
+      - The VIP, IPv4 or IPv6, without prefix length.
+      - Required unless O(vips) is given.
     type: str
-    required: true
   device:
-    description: The interface; by default the one the kernel routes O(address) through.
+    description:
+      - The interface; by default the one the kernel routes O(address) through.
+      - With O(state=absent) and no O(device), the VIP goes from every interface that holds it.
     type: str
   state:
-    description: Whether the VIP is held.
+    description:
+      - Whether the VIP is held.
+      - With O(vips), it applies to every entry.
     type: str
     choices: [absent, present]
     default: present
+  vips:
+    description:
+      - Several VIPs in one run, instead of O(address) and O(device). Every entry is checked, and every
+        VIP's interface found, before any address changes.
+      - A VIP may appear once.
+    type: list
+    elements: dict
+    suboptions:
+      address:
+        description: As O(address).
+        type: str
+        required: true
+      device:
+        description: As O(device).
+        type: str
 '''
 
 EXAMPLES = r'''
@@ -54,6 +74,13 @@ EXAMPLES = r'''
   lvs.cluster.vip:
     address: 192.0.2.100
     state: absent
+
+- name: A LAN VIP and a routed one held on lo, in one run
+  lvs.cluster.vip:
+    vips:
+      - address: 192.0.2.100
+      - address: 203.0.113.10
+        device: lo
 '''
 
 RETURN = r'''
@@ -69,14 +96,36 @@ device:
     - The interface that holds (or held) the VIP.
     - With O(state=absent) and no O(device), the first interface it was removed from, or V(null) when no
       interface held it.
-  returned: success
+  returned: success, without O(vips)
   type: str
   sample: eth1
 prefix:
   description: The prefix length used (32 or 128).
-  returned: success
+  returned: success, without O(vips)
   type: int
   sample: 32
+vips:
+  description: With O(vips), one entry per VIP in the order given.
+  returned: success, with O(vips)
+  type: list
+  elements: dict
+  contains:
+    address:
+      description: The VIP, normalised.
+      type: str
+      sample: 192.0.2.100
+    changed:
+      description: Whether this VIP was (or in check mode would be) added or removed.
+      type: bool
+      sample: true
+    device:
+      description: As RV(device), for this VIP.
+      type: str
+      sample: eth1
+    prefix:
+      description: As RV(prefix), for this VIP.
+      type: int
+      sample: 32
 '''
 
 import ipaddress
@@ -93,64 +142,142 @@ from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import (
 )
 
 
-def build_module():
-    return LvsModule(argument_spec={
-        'address': {'type': 'str', 'required': True},
+FORM_RULES = {
+    'mutually_exclusive': [('vips', 'address'), ('vips', 'device')],
+    'required_one_of': [('vips', 'address')],
+}
+
+
+def argument_spec():
+    return {
+        'address': {'type': 'str'},
         'device': {'type': 'str'},
         'state': {'type': 'str', 'choices': ['absent', 'present'], 'default': 'present'},
-    }, supports_check_mode=True)
+        'vips': {'type': 'list', 'elements': 'dict', 'options': {
+            'address': {'type': 'str', 'required': True},
+            'device': {'type': 'str'},
+        }},
+    }
+
+
+def build_module():
+    return LvsModule(argument_spec=argument_spec(), supports_check_mode=True, **FORM_RULES)
+
+
+class Entry:
+    """One VIP to act on: where it was declared (for messages), the address, its prefix and the device
+    asked for (None: the one that routes to it, or every holder when giving it up)."""
+
+    def __init__(self, where, address, prefix, device):
+        self.where, self.address, self.prefix, self.device = where, address, prefix, device
+        self.holders = []  # (index, prefix length) of every interface that holds it now
+        self.held = []  # (device name, prefix length) of the same
+        self.target = None  # the device it goes on or comes off; None: held nowhere, given up everywhere
+
+
+def _entry(where, address, device):
+    """One VIP checked; `where` is '' for the single form or 'vips[N].' for an entry of O(vips)."""
+    try:
+        ip = ipaddress.ip_address(str(address).strip())
+    except ValueError:
+        raise ValidationError(where + 'address', 'invalid address %r' % (address,),
+                              'an IPv4 or IPv6 address without prefix length')
+    if ip.is_multicast or ip.is_unspecified or ip.is_loopback:
+        raise ValidationError(where + 'address', '%s cannot be a VIP' % ip, 'a unicast address')
+    if device is not None and not is_ifname(device):
+        raise ValidationError(where + 'device', 'invalid interface name %r' % (device,), IFNAME_ACCEPTED)
+    return Entry(where, str(ip), 32 if ip.version == 4 else 128, device)
+
+
+def _entries(params):
+    """The VIP of the single form or every VIP of O(vips), all checked before the host is read; a VIP
+    may appear once."""
+    if params.get('vips') is None:
+        return [_entry('', params['address'], params['device'])]
+    entries, seen = [], {}
+    for number, item in enumerate(params['vips']):
+        entry = _entry('vips[%d].' % number, item.get('address'), item.get('device'))
+        if entry.address in seen:
+            raise ValidationError('vips[%d].address' % number, '%s is also vips[%d]' % (entry.address, seen[entry.address]),
+                                  'each VIP once')
+        seen[entry.address] = number
+        entries.append(entry)
+    return entries
+
+
+def _locate(links, entry, want):
+    """Where the entry is held now and which device it goes on (or comes off); fails naming the entry's
+    device field when no device can be found."""
+    entry.holders = links.holders(entry.address)
+    entry.held = [(name, plen) for name, (_index, plen) in
+                  zip(links.names([index for index, _plen in entry.holders]), entry.holders)]
+    if not want and entry.device is None:
+        entry.target = entry.held[0][0] if entry.held else None
+        return
+    device = entry.device or (entry.held[0][0] if entry.held else links.route_interface(entry.address))
+    if device is None or links.index(device) is None:
+        raise HostNetError('%sdevice: %s' % (entry.where, 'no interface named %r' % device if device
+                                             else 'no route to %s, so no interface to hold it: name the '
+                                             'interface (for a routed VIP, e.g. lo)' % entry.address))
+    entry.target = device
+
+
+def _changed(entry, want):
+    if not want and entry.device is None:
+        return bool(entry.holders)
+    return ((entry.target, entry.prefix) in entry.held) != want
+
+
+def _apply(links, entry, want):
+    if want:
+        links.add_address(links.index(entry.target), entry.address, entry.prefix)
+    elif entry.device is None:  # given up everywhere it is held
+        for index, plen in entry.holders:
+            links.del_address(index, entry.address, plen)
+    else:
+        links.del_address(links.index(entry.target), entry.address, entry.prefix)
+
+
+def _states(entry, want):
+    """(before, after) for diff mode. Giving a VIP up without a device lists every holder."""
+    if not want and entry.device is None:
+        names = sorted(name for name, _plen in entry.held)
+        return ({'address': entry.address, 'devices': names, 'present': bool(names)},
+                {'address': entry.address, 'devices': [], 'present': False})
+    present = (entry.target, entry.prefix) in entry.held
+    return ({'address': entry.address, 'device': entry.target, 'present': present},
+            {'address': entry.address, 'device': entry.target, 'present': want})
 
 
 def run(module, links=None):
     params = module.params
-    try:
-        ip = ipaddress.ip_address(str(params['address']).strip())
-    except ValueError:
-        raise ValidationError('address', 'invalid address %r' % params['address'],
-                              'an IPv4 or IPv6 address without prefix length')
-    if ip.is_multicast or ip.is_unspecified or ip.is_loopback:
-        raise ValidationError('address', '%s cannot be a VIP' % ip, 'a unicast address')
-    if params['device'] is not None and not is_ifname(params['device']):
-        raise ValidationError('device', 'invalid interface name %r' % (params['device'],), IFNAME_ACCEPTED)
-    address, prefix = str(ip), 32 if ip.version == 4 else 128
-    links = links or Links(open_iproute())
-    holders = links.holders(address)
-    if params['state'] == 'absent' and params['device'] is None:
-        return _give_up_everywhere(module, links, address, prefix, holders)
-    held = [(links.names([index])[0], plen) for index, plen in holders]
-    device = params['device'] or (held[0][0] if held else links.route_interface(address))
-    if device is None or links.index(device) is None:
-        raise HostNetError('device: %s' % ('no interface named %r' % device if device
-                                           else 'no route to %s, so no interface to hold it: name the '
-                                           'interface (for a routed VIP, e.g. lo)' % address))
-    present = (device, prefix) in held
+    entries = _entries(params)
     want = params['state'] == 'present'
-    changed = present != want
-    result = {'changed': changed, 'device': device, 'prefix': prefix}
-    if module._diff:
-        result['diff'] = {'before': {'address': address, 'device': device, 'present': present},
-                          'after': {'address': address, 'device': device, 'present': want}}
-    if changed and not module.check_mode:
-        index = links.index(device)
-        if want:
-            links.add_address(index, address, prefix)
-        else:
-            links.del_address(index, address, prefix)
-    return result
+    links = links or Links(open_iproute())
+    for entry in entries:  # every VIP located before any is changed
+        _locate(links, entry, want)
+    results = []
+    for entry in entries:
+        changed = _changed(entry, want)
+        if changed and not module.check_mode:
+            _apply(links, entry, want)
+        results.append(dict({'address': entry.address, 'changed': changed, 'device': entry.target,
+                             'prefix': entry.prefix}, diff=_states(entry, want)))
+    return _result(module, params, results)
 
 
-def _give_up_everywhere(module, links, address, prefix, holders):
-    """state=absent without a device: the VIP goes from every interface that holds it, and a VIP held
-    nowhere is already absent, whether or not any route leads to it (a routed VIP removed twice).
-    `holders` are (index, prefix length) pairs, as Links.holders gives them."""
-    names = links.names([index for index, _plen in holders]) if holders else []
-    result = {'changed': bool(holders), 'device': names[0] if names else None, 'prefix': prefix}
+def _result(module, params, results):
+    """The single form's result (device, prefix) or O(vips)'s (one entry per VIP, in order)."""
+    changed = any(r['changed'] for r in results)
+    diffs = [r.pop('diff') for r in results]
+    if params.get('vips') is None:
+        result = {'changed': changed, 'device': results[0]['device'], 'prefix': results[0]['prefix']}
+        if module._diff:
+            result['diff'] = {'before': diffs[0][0], 'after': diffs[0][1]}
+        return result
+    result = {'changed': changed, 'vips': results}
     if module._diff:
-        result['diff'] = {'before': {'address': address, 'devices': sorted(names), 'present': bool(holders)},
-                          'after': {'address': address, 'devices': [], 'present': False}}
-    if holders and not module.check_mode:
-        for index, plen in holders:
-            links.del_address(index, address, plen)
+        result['diff'] = {'before': {'vips': [d[0] for d in diffs]}, 'after': {'vips': [d[1] for d in diffs]}}
     return result
 
 
@@ -159,16 +286,17 @@ def main():
 
 
 def preview(module):
-    """Check mode without pyroute2: the VIP would be placed (or given up); where is not known unread."""
-    ip = ipaddress.ip_address(str(module.params['address']).strip())
-    device = module.params['device'] or 'the interface that routes to it (not read)'
-    want = module.params['state'] == 'present'
-    # giving up a VIP that was never read to be there is no change to show
-    result = {'changed': want, 'device': device, 'prefix': 32 if ip.version == 4 else 128}
-    if module._diff:
-        result['diff'] = {'before': {'address': str(ip), 'device': device, 'present': not want},
-                          'after': {'address': str(ip), 'device': device, 'present': want}}
-    return result
+    """Check mode without pyroute2: the VIPs would be placed (or given up); where is not known unread."""
+    params = module.params
+    want = params['state'] == 'present'
+    results = []
+    for entry in _entries(params):
+        entry.target = entry.device or 'the interface that routes to it (not read)'
+        # giving up a VIP that was never read to be there is no change to show
+        results.append({'address': entry.address, 'changed': want, 'device': entry.target, 'prefix': entry.prefix,
+                        'diff': ({'address': entry.address, 'device': entry.target, 'present': not want},
+                                 {'address': entry.address, 'device': entry.target, 'present': want})})
+    return _result(module, params, results)
 
 
 if __name__ == '__main__':

@@ -36,6 +36,7 @@ from ansible_collections.lvs.cluster.plugins.modules import (
     ipvs_service,
     ipvs_table,
     noarp_vip,
+    vip,
 )
 
 K80 = ServiceKey(family='ipv4', protocol='tcp', address='192.0.2.10', port=80)
@@ -435,12 +436,12 @@ def _compare(doc, spec, path):
             _compare(documented['suboptions'], sub, where)
 
 
-@pytest.mark.parametrize('mod', [ipvs_service, ipvs_dest, ipvs_table, noarp_vip])
+@pytest.mark.parametrize('mod', [ipvs_service, ipvs_dest, ipvs_table, noarp_vip, vip])
 def test_documentation_matches_argument_spec(mod):
     _compare(_doc_options(mod), mod.argument_spec(), mod.__name__.rsplit('.', 1)[-1])
 
 
-@pytest.mark.parametrize('mod', [ipvs_service, ipvs_dest, ipvs_info, ipvs_table, noarp_vip])
+@pytest.mark.parametrize('mod', [ipvs_service, ipvs_dest, ipvs_info, ipvs_table, noarp_vip, vip])
 def test_examples_and_return_are_yaml(mod):
     assert yaml.safe_load(mod.EXAMPLES)
     assert yaml.safe_load(mod.RETURN) is not None
