@@ -8,6 +8,7 @@ model's option tables, and the one place where domain errors become
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 from ansible.module_utils.basic import AnsibleModule
@@ -90,6 +91,17 @@ def pick(params, names):
 def modprobe(module, name='ip_vs'):
     """A loader callable for the netlink client (runs only if the family is missing)."""
     return lambda: module.run_command(['modprobe', name])
+
+
+def ipvs_client(module, connect_client=None):
+    """The IPVS client of one module run, for a ``with`` block that closes it whatever happens: a fresh
+    netlink socket (loading ip_vs when the kernel lacks the family), or the unit tests' stand-in."""
+    if connect_client is None:
+        from ansible_collections.lvs.cluster.plugins.module_utils._netlink import connect
+
+        def connect_client():
+            return connect(load_module=modprobe(module))
+    return contextlib.closing(connect_client())
 
 
 def run_module(module, run, preview=None):

@@ -66,8 +66,9 @@ class Op:
             return str(self.key)
         if self.kind == 'dest':
             return '%s -> %s' % (self.key, self.dest)
-        if self.kind == 'daemon':
-            return '%s on %s' % (self.daemon.role, self.daemon.interface)
+        if self.kind == 'daemon':  # a stop names only the role: the kernel has one daemon per role
+            return '%s sync daemon%s' % (self.daemon.role, ' on %s' % self.daemon.interface
+                                         if self.daemon.interface else '')
         return 'timeouts'
 
     def __str__(self):

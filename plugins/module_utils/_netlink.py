@@ -47,6 +47,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import List, Tuple
 
+from ansible_collections.lvs.cluster.plugins.module_utils._diff import ADD, DEL, Op
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import (
     DependencyError,
     KernelError,
@@ -819,23 +820,6 @@ def explain(op, code, kernel_msg=None):
     return KernelError(code, message, operation=str(op), kernel_msg=kernel_msg)
 
 
-ADD_DAEMON_OP = 'add'
-DEL_DAEMON_OP = 'del'
-
-
-@dataclass(frozen=True)
-class _DaemonOp:
-    """Just enough of an Op for explain() and error texts."""
-
-    action: str
-    daemon: SyncDaemon
-    kind: str = 'daemon'
-    service = None
-
-    def __str__(self):
-        return '%s %s sync daemon' % ('start' if self.action == ADD_DAEMON_OP else 'stop', self.daemon.role)
-
-
 class IpvsClient:
     """IPVS requests over a transport (see ``SocketTransport``).
 
@@ -1075,16 +1059,15 @@ class IpvsClient:
         self._simple(CMD_SET_CONFIG, encode_timeouts_attrs(timeouts), 'set timeouts')
 
     def start_daemon(self, daemon):
-        self._daemon_request(ADD_DAEMON_OP, daemon, CMD_NEW_DAEMON, encode_daemon_attrs(daemon))
+        self._daemon_request(Op(ADD, 'daemon', daemon=daemon), CMD_NEW_DAEMON, encode_daemon_attrs(daemon))
 
     def stop_daemon(self, role):
         daemon = SyncDaemon(role=role, interface='')
-        self._daemon_request(DEL_DAEMON_OP, daemon, CMD_DEL_DAEMON, encode_daemon_attrs(daemon, full=False))
+        self._daemon_request(Op(DEL, 'daemon', daemon=daemon), CMD_DEL_DAEMON, encode_daemon_attrs(daemon, full=False))
 
-    def _daemon_request(self, action, daemon, cmd, attrs):
+    def _daemon_request(self, op, cmd, attrs):
         # The kernel answers ESRCH ("no such process") for a daemon that does not run: reword the
         # errno through explain() so the message is about the daemon, not a virtual service.
-        op = _DaemonOp(action, daemon)
         try:
             self._simple(cmd, attrs, str(op))
         except KernelError as exc:

@@ -274,11 +274,11 @@ import time
 
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
-    LvsModule,
     apply_plan,
     dest_spec,
     drain_spec,
-    modprobe,
+    ipvs_client,
+    LvsModule,
     pick,
     run_module,
     service_key_spec,
@@ -308,7 +308,6 @@ from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     format_endpoint,
     service_key_from_params,
 )
-from ansible_collections.lvs.cluster.plugins.module_utils._netlink import connect
 
 
 def argument_spec():
@@ -406,8 +405,7 @@ def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
                               params['drain_timeout'])
     entries = _entries(params)
     state = params['state']
-    client = (connect_client or (lambda: connect(load_module=modprobe(module))))()
-    try:
+    with ipvs_client(module, connect_client) as client:
         # read everything first: a missing service fails the task before any change
         table = Table()
         for key in sorted({entry.key for entry in entries}, key=lambda k: k.sort_key()):
@@ -453,8 +451,6 @@ def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
             result['changed'] = bool(plan or removals)
         if removals:
             apply_plan(client, removals, result)
-    finally:
-        client.close()
     return result
 
 

@@ -90,9 +90,8 @@ sync_daemons:
 '''
 
 
-from ansible_collections.lvs.cluster.plugins.module_utils._ansible import LvsModule, modprobe, run_module
+from ansible_collections.lvs.cluster.plugins.module_utils._ansible import LvsModule, ipvs_client, run_module
 from ansible_collections.lvs.cluster.plugins.module_utils._model import ServiceKey
-from ansible_collections.lvs.cluster.plugins.module_utils._netlink import connect
 
 
 def build_module():
@@ -129,13 +128,10 @@ def describe(table, stats, timeouts, daemons):
 
 
 def run(module, connect_client=None):
-    client = (connect_client or (lambda: connect(load_module=modprobe(module))))()
-    try:
+    with ipvs_client(module, connect_client) as client:
         table, stats = client.dump_table(with_stats=True)
         timeouts = client.get_timeouts()
         daemons = client.get_daemons()
-    finally:
-        client.close()
     return describe(table, stats, timeouts, daemons)
 
 

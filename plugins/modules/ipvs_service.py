@@ -100,9 +100,9 @@ mutations:
 
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
-    LvsModule,
     apply_plan,
-    modprobe,
+    ipvs_client,
+    LvsModule,
     pick,
     run_module,
     service_spec,
@@ -115,7 +115,6 @@ from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     service_from_params,
     service_key_from_params,
 )
-from ansible_collections.lvs.cluster.plugins.module_utils._netlink import connect
 from ansible_collections.lvs.cluster.plugins.module_utils._preview import NothingHeld
 
 
@@ -142,8 +141,7 @@ def run(module, connect_client=None):
     else:
         desired = service_from_params(pick(params, list(SERVICE_KEY_OPTIONS) + list(SERVICE_OPTIONS)))
         key = desired.key
-    client = (connect_client or (lambda: connect(load_module=modprobe(module))))()
-    try:
+    with ipvs_client(module, connect_client) as client:
         current = client.get_service(key)
         plan = diff_service(key, desired, current)
         result = {
@@ -159,8 +157,6 @@ def run(module, connect_client=None):
             result['diff'] = diff_output(table, plan)
         if plan and not module.check_mode:
             apply_plan(client, plan, result)
-    finally:
-        client.close()
     return result
 
 

@@ -336,10 +336,10 @@ unknown:
 import time
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
-    LvsModule,
     apply_plan,
     drain_spec,
-    modprobe,
+    ipvs_client,
+    LvsModule,
     run_module,
     sync_daemon_spec,
     table_service_spec,
@@ -360,7 +360,6 @@ from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     sync_daemons_from_params,
     timeouts_from_params,
 )
-from ansible_collections.lvs.cluster.plugins.module_utils._netlink import connect
 from ansible_collections.lvs.cluster.plugins.module_utils._preview import NothingHeld
 
 
@@ -400,8 +399,7 @@ def declared(params):
 def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
     params = module.params
     table, timeouts, daemons = declared(params)
-    client = (connect_client or (lambda: connect(load_module=modprobe(module))))()
-    try:
+    with ipvs_client(module, connect_client) as client:
         current = client.dump_table()
         current_timeouts = client.get_timeouts() if timeouts is not None else None
         current_daemons = client.get_daemons() if daemons is not None else None
@@ -438,8 +436,6 @@ def run(module, connect_client=None, clock=time.monotonic, sleep=time.sleep):
                                             daemons, client.get_daemons() if daemons is not None else None))
         elif plan:
             apply_plan(client, plan, result)
-    finally:
-        client.close()
     return result
 
 

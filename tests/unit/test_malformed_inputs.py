@@ -15,7 +15,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lvs.cluster.plugins.filter import keepalived, lvs
-from ansible_collections.lvs.cluster.plugins.modules import ipvs_dest, ipvs_info, ipvs_service, ipvs_table, noarp_vip, vip
+from ansible_collections.lvs.cluster.plugins.module_utils import _netlink
+from ansible_collections.lvs.cluster.plugins.modules import noarp_vip, vip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "malformed"))
 import cases  # noqa: E402  pylint: disable=wrong-import-position
@@ -32,8 +33,7 @@ def tripwire(*_args, **_kwargs):
 
 @pytest.fixture
 def no_host(monkeypatch):
-    for module in (ipvs_dest, ipvs_info, ipvs_service, ipvs_table):
-        monkeypatch.setattr(module, "connect", tripwire)
+    monkeypatch.setattr(_netlink, "connect", tripwire)  # how every IPVS module opens its client
     for name in ("Sysctls", "StateFile", "open_iproute"):
         monkeypatch.setattr(noarp_vip, name, tripwire)
     monkeypatch.setattr(vip, "open_iproute", tripwire)

@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.lvs.cluster.plugins.module_utils import _hostnet, _netlink
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import DependencyError
-from ansible_collections.lvs.cluster.plugins.modules import ipvs_service, ipvs_table, noarp_vip, vip
+from ansible_collections.lvs.cluster.plugins.modules import noarp_vip, vip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "malformed"))
 import harness  # noqa: E402  pylint: disable=wrong-import-position
@@ -26,8 +26,7 @@ class Written(Exception):
 
 @pytest.fixture
 def without_pyroute2(monkeypatch, tmp_path):
-    monkeypatch.setattr(ipvs_table, "connect", no_pyroute2)
-    monkeypatch.setattr(ipvs_service, "connect", no_pyroute2)
+    monkeypatch.setattr(_netlink, "connect", no_pyroute2)
     monkeypatch.setattr(vip, "open_iproute", no_pyroute2)
     monkeypatch.setattr(noarp_vip, "open_iproute", no_pyroute2)
     monkeypatch.setattr(_netlink, "require_pyroute2", no_pyroute2)
