@@ -10,7 +10,9 @@ from __future__ import annotations
 import socket
 import struct
 
-from ansible_collections.lvs.cluster.plugins.module_utils import _netlink as nl
+from ansible_collections.lvs.cluster.tests.unit import ipvs_reference  # importable under ansible-test too
+from ansible_collections.lvs.cluster.plugins.module_utils import _ipvs_codec as codec
+from ansible_collections.lvs.cluster.plugins.module_utils import _ipvs_layout as layout
 
 FAMILY_ID = 0x1d
 
@@ -23,12 +25,12 @@ def kernel_addr(address):
 
 
 def stats(**values):
-    names = ['IPVS_STATS_ATTR_' + n.upper() for n in nl.STATS_NAMES]
+    names = ['IPVS_STATS_ATTR_' + n.upper() for n in layout.STATS_NAMES]
     return {'attrs': [[n, values.get(n[16:].lower(), 0)] for n in names]}
 
 
-def build(cmd, seq, attrs, flags=nl.NLM_F_MULTI, family_id=FAMILY_ID):
-    msg = nl.message_class()()
+def build(cmd, seq, attrs, flags=codec.NLM_F_MULTI, family_id=FAMILY_ID):
+    msg = ipvs_reference.message_class()()
     msg['cmd'] = cmd
     msg['version'] = 1
     msg['header']['type'] = family_id
@@ -56,7 +58,7 @@ def service_reply(seq, af=2, protocol=6, address='192.0.2.10', port=80, fwmark=0
               ['IPVS_SVC_ATTR_NETMASK', netmask],
               ['IPVS_SVC_ATTR_STATS', stats(**st)],
               ['IPVS_SVC_ATTR_STATS64', stats(**st)]]
-    return build(nl.CMD_NEW_SERVICE, seq, [['IPVS_CMD_ATTR_SERVICE', {'attrs': attrs}]])
+    return build(layout.CMD.NEW_SERVICE, seq, [['IPVS_CMD_ATTR_SERVICE', {'attrs': attrs}]])
 
 
 def dest_reply(seq, address='198.51.100.11', port=80, fwd=3, weight=1, u=0, l=0,
@@ -78,23 +80,23 @@ def dest_reply(seq, address='198.51.100.11', port=80, fwd=3, weight=1, u=0, l=0,
         ['IPVS_DEST_ATTR_STATS', stats(**st)],
         ['IPVS_DEST_ATTR_STATS64', stats(**st)],
     ]
-    return build(nl.CMD_NEW_DEST, seq, [['IPVS_CMD_ATTR_DEST', {'attrs': attrs}]])
+    return build(layout.CMD.NEW_DEST, seq, [['IPVS_CMD_ATTR_DEST', {'attrs': attrs}]])
 
 
 def done(seq, code=0):
-    return struct.pack('=IHHII', 20, nl.NLMSG_DONE, nl.NLM_F_MULTI, seq, 0) + struct.pack('=i', code)
+    return struct.pack('=IHHII', 20, codec.NLMSG_DONE, codec.NLM_F_MULTI, seq, 0) + struct.pack('=i', code)
 
 
 def ack(seq, code=0, request=b''):
     """An NLMSG_ERROR (code 0 = ack), capped: only the request header is echoed."""
     header = request[:16] if request else struct.pack('=IHHII', 16, FAMILY_ID, 5, seq, 0)
-    return struct.pack('=IHHII', 36, nl.NLMSG_ERROR, 0x100, seq, 0) + struct.pack('=i', -code) + header
+    return struct.pack('=IHHII', 36, codec.NLMSG_ERROR, 0x100, seq, 0) + struct.pack('=i', -code) + header
 
 
 def requests_in(data):
     """[(type, flags, seq, cmd, payload bytes)] of the messages in a sent buffer."""
     out = []
-    for mtype, flags, seq, start, end in nl.iter_messages(data):
+    for mtype, flags, seq, start, end in codec.iter_messages(data):
         out.append((mtype, flags, seq, data[start], data[start:end]))
     return out
 

@@ -11,6 +11,8 @@ import errno
 import pytest
 
 from ansible_collections.lvs.cluster.tests.unit import ipvs_replies as kr  # importable under ansible-test too
+from ansible_collections.lvs.cluster.plugins.module_utils import _ipvs_codec as codec
+from ansible_collections.lvs.cluster.plugins.module_utils import _ipvs_layout as layout
 from ansible_collections.lvs.cluster.plugins.module_utils import _netlink as nl
 from ansible_collections.lvs.cluster.plugins.module_utils._diff import Op, diff_table
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import KernelError
@@ -43,7 +45,7 @@ def test_one_change_is_one_message_one_send_one_mutation():
     assert client.mutations == 1
     assert len(transport.sent) == 1
     ((mtype, flags, _seq, cmd, _payload),) = kr.requests_in(transport.sent[0])
-    assert (mtype, flags, cmd) == (kr.FAMILY_ID, nl.NLM_F_REQUEST | nl.NLM_F_ACK, nl.CMD_SET_DEST)
+    assert (mtype, flags, cmd) == (kr.FAMILY_ID, codec.NLM_F_REQUEST | codec.NLM_F_ACK, layout.CMD.SET_DEST)
 
 
 def test_plan_is_batched_by_message_count():
@@ -119,14 +121,14 @@ def dump_responder(services, dests):
     """Answer service and destination dumps like the kernel, one datagram per message."""
     def respond(data):
         ((_t, flags, seq, cmd, payload),) = kr.requests_in(data)
-        assert flags & nl.NLM_F_DUMP == nl.NLM_F_DUMP
-        if cmd == nl.CMD_GET_SERVICE:
+        assert flags & codec.NLM_F_DUMP == codec.NLM_F_DUMP
+        if cmd == layout.CMD.GET_SERVICE:
             out = [kr.service_reply(seq, **s) for s in services]
         else:
-            assert cmd == nl.CMD_GET_DEST
-            svc = nl.attr_table(payload, 4, len(payload))[nl.CMD_ATTR_SERVICE]
-            inner = nl.attr_table(payload, *svc)
-            port = int.from_bytes(payload[inner[nl.SVC_ATTR_PORT][0]:inner[nl.SVC_ATTR_PORT][1]], 'big')
+            assert cmd == layout.CMD.GET_DEST
+            svc = codec.attr_table(payload, 4, len(payload))[layout.TOP.SERVICE]
+            inner = codec.attr_table(payload, *svc)
+            port = int.from_bytes(payload[inner[layout.SVC.PORT][0]:inner[layout.SVC.PORT][1]], 'big')
             out = [kr.dest_reply(seq, **d) for d in dests.get(port, [])]
         return out + [kr.done(seq)]
     return respond
@@ -169,7 +171,7 @@ def test_interrupted_dump_is_retried():
         calls['n'] += 1
         msg = bytearray(kr.service_reply(seq))
         if calls['n'] == 1:
-            msg[6] |= nl.NLM_F_DUMP_INTR  # nlmsg_flags, low byte
+            msg[6] |= codec.NLM_F_DUMP_INTR  # nlmsg_flags, low byte
         return [bytes(msg), kr.done(seq)]
     client, transport = client_with(respond)
     assert list(client.dump_services()) == [K80]
@@ -206,7 +208,7 @@ def test_flush_and_zero_count_as_mutations():
     client.flush()
     client.zero(K80)
     assert client.mutations == 2
-    assert [kr.requests_in(b)[0][3] for b in transport.sent] == [nl.CMD_FLUSH, nl.CMD_ZERO]
+    assert [kr.requests_in(b)[0][3] for b in transport.sent] == [layout.CMD.FLUSH, layout.CMD.ZERO]
 
 
 def test_require_pyroute2_version(monkeypatch):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.lvs.cluster.plugins.module_utils import _netlink as nl
+from ansible_collections.lvs.cluster.plugins.module_utils import _ipvs_codec as codec
+from ansible_collections.lvs.cluster.plugins.module_utils import _ipvs_layout as layout
 from ansible_collections.lvs.cluster.plugins.module_utils._diff import Op
 from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     SyncDaemon,
@@ -28,13 +29,13 @@ from ansible_collections.lvs.cluster.plugins.module_utils._model import (
 
 CAPTURE = json.loads((Path(__file__).parent / "fixtures" / "ipvs_capture.json").read_text())
 BY_COMMAND = {c["command"]: c for c in CAPTURE["captures"]}
-NESTS = (nl.CMD_ATTR_SERVICE, nl.CMD_ATTR_DEST, nl.CMD_ATTR_DAEMON)
+NESTS = (layout.TOP.SERVICE, layout.TOP.DEST, layout.TOP.DAEMON)
 
 
 def tree(data, start, end, nested=NESTS):
     """{attribute type: bytes, or the same for a nested attribute}."""
     return {atype: (tree(data, s, e, ()) if atype in nested else bytes(data[s:e]))
-            for atype, (s, e) in nl.attr_table(data, start, end).items()}
+            for atype, (s, e) in codec.attr_table(data, start, end).items()}
 
 
 def message(hexdata):
@@ -53,8 +54,8 @@ def ipvsadm_request(command):
 
 
 def ours(op):
-    cmd, attrs = nl.encode_op(op)
-    return message(nl.encode_message(CAPTURE["family_id"], cmd, 1, nl.NLM_F_REQUEST | nl.NLM_F_ACK, attrs).hex())
+    cmd, attrs = codec.encode_op(op)
+    return message(codec.encode_message(CAPTURE["family_id"], cmd, 1, codec.NLM_F_REQUEST | codec.NLM_F_ACK, attrs).hex())
 
 
 def service(action, params):
@@ -130,7 +131,7 @@ REMOVALS = [
 ]
 
 
-PLACEHOLDERS = {nl.SVC_ATTR_SCHED_NAME, nl.SVC_ATTR_FLAGS, nl.SVC_ATTR_TIMEOUT, nl.SVC_ATTR_NETMASK}
+PLACEHOLDERS = {layout.SVC.SCHED_NAME, layout.SVC.FLAGS, layout.SVC.TIMEOUT, layout.SVC.NETMASK}
 
 
 @pytest.mark.parametrize("command, build", SERVICE_CHANGES, ids=[c for c, _build in SERVICE_CHANGES])
@@ -145,9 +146,9 @@ def test_a_change_is_encoded_as_ipvsadm_encodes_it(command, build):
 def test_a_destination_change_is_encoded_as_ipvsadm_encodes_it(command, build):
     their_cmd, theirs = ipvsadm_request(command)
     our_cmd, mine = ours(build())
-    assert our_cmd == their_cmd and set(mine) == set(theirs) == {nl.CMD_ATTR_SERVICE, nl.CMD_ATTR_DEST}
-    assert mine[nl.CMD_ATTR_DEST] == theirs[nl.CMD_ATTR_DEST]
-    named, their_named = mine[nl.CMD_ATTR_SERVICE], theirs[nl.CMD_ATTR_SERVICE]
+    assert our_cmd == their_cmd and set(mine) == set(theirs) == {layout.TOP.SERVICE, layout.TOP.DEST}
+    assert mine[layout.TOP.DEST] == theirs[layout.TOP.DEST]
+    named, their_named = mine[layout.TOP.SERVICE], theirs[layout.TOP.SERVICE]
     assert named.items() <= their_named.items() and set(their_named) - set(named) == PLACEHOLDERS
 
 
@@ -163,9 +164,9 @@ def test_a_removal_sends_the_key_ipvsadm_sends(command, build):
 
 def test_flush_and_zero_are_bare_commands_as_ipvsadm_sends_them():
     # the last `ipvsadm -C` of the capture (the first one's request is the same)
-    assert ipvsadm_request("ipvsadm -Z") == (nl.CMD_ZERO, {})
+    assert ipvsadm_request("ipvsadm -Z") == (layout.CMD.ZERO, {})
     flush = [message(h) for h in BY_COMMAND["ipvsadm -C"]["requests"]][1]
-    assert flush == (nl.CMD_FLUSH, {})
+    assert flush == (layout.CMD.FLUSH, {})
 
 
 LISTED_SERVICE = re.compile(r"^(TCP|UDP|SCTP|FWM)\s+(\S+)\s+(.*)$")
@@ -191,11 +192,11 @@ def test_kernel_replies_decode_to_what_ipvsadm_printed_from_them():
     capture = BY_COMMAND["ipvsadm -Ln"]
     requests = [message(h) for h in capture["requests"]]
     replies = [bytes.fromhex(h) for h in capture["replies"]]
-    services = [nl.decode_service(r, 16, len(r), with_stats=True)[0] for r in replies if r[16] == nl.CMD_NEW_SERVICE]
+    services = [codec.decode_service(r, 16, len(r), with_stats=True)[0] for r in replies if r[16] == layout.CMD.NEW_SERVICE]
     # ipvsadm dumps the destinations of each service in the order the service dump gave them
-    dest_requests = [attrs for cmd, attrs in requests if cmd == nl.CMD_GET_DEST]
+    dest_requests = [attrs for cmd, attrs in requests if cmd == layout.CMD.GET_DEST]
     assert len(dest_requests) == len(services) == len(listing) == 5
-    dests = [nl.decode_dest(r, 16, len(r), "ipv4", with_stats=True)[0] for r in replies if r[16] == nl.CMD_NEW_DEST]
+    dests = [codec.decode_dest(r, 16, len(r), "ipv4", with_stats=True)[0] for r in replies if r[16] == layout.CMD.NEW_DEST]
     ours_listed = {}
     for svc in services:
         key = svc.key
@@ -236,13 +237,13 @@ def test_kernel_replies_decode_to_what_ipvsadm_printed_from_them():
 
 def test_timeouts_and_daemon_replies_decode_to_what_ipvsadm_printed():
     timeouts = BY_COMMAND["ipvsadm -Ln --timeout"]
-    reply = [bytes.fromhex(h) for h in timeouts["replies"] if bytes.fromhex(h)[16] == nl.CMD_SET_CONFIG]
-    decoded = nl.decode_timeouts(reply[0], 16, len(reply[0]))
+    reply = [bytes.fromhex(h) for h in timeouts["replies"] if bytes.fromhex(h)[16] == layout.CMD.SET_CONFIG]
+    decoded = codec.decode_timeouts(reply[0], 16, len(reply[0]))
     assert "Timeout (tcp tcpfin udp): %d %d %d" % (decoded.tcp, decoded.tcpfin, decoded.udp) in timeouts["stdout"]
     assert decoded == Timeouts(tcp=901, tcpfin=121, udp=301)
     daemon = BY_COMMAND["ipvsadm -Ln --daemon"]
-    reply = [bytes.fromhex(h) for h in daemon["replies"] if bytes.fromhex(h)[16] == nl.CMD_NEW_DAEMON]
-    decoded = nl.decode_daemon(reply[0], 16, len(reply[0]))
+    reply = [bytes.fromhex(h) for h in daemon["replies"] if bytes.fromhex(h)[16] == layout.CMD.NEW_DAEMON]
+    decoded = codec.decode_daemon(reply[0], 16, len(reply[0]))
     assert decoded == SyncDaemon(role="master", interface="eth1", sync_id=7, max_len=1400, group="239.1.2.3",
                                  port=9999, ttl=3)
     assert ("master sync daemon (mcast=eth1, syncid=7, maxlen=1400, group=239.1.2.3, port=9999, ttl=3)"
