@@ -334,21 +334,27 @@ def service_from_kernel(key, scheduler, flags, timeout, netmask, pe_name):
         **values)
 
 
+def built_dest(address, port, family, forwarding, weight, upper_threshold, lower_threshold,
+               tunnel_type=None, tunnel_port=0, tunnel_checksum=None):
+    """A Dest of values already checked (read from the kernel, or parsed): the same frozen object as
+    Dest(...), made without the generated __init__, whose one frozen assignment per field costs more than
+    the rest of a dump's decoding (Dest has no __post_init__ to skip)."""
+    dest = object.__new__(Dest)
+    dest.__dict__.update(address=address, port=port, family=family, forwarding=forwarding, weight=weight,
+                         upper_threshold=upper_threshold, lower_threshold=lower_threshold,
+                         tunnel_type=tunnel_type, tunnel_port=tunnel_port, tunnel_checksum=tunnel_checksum)
+    return dest
+
+
 def dest_from_kernel(address, port, family, fwd, weight, u_thresh, l_thresh,
                      tun_type=0, tun_port=0, tun_flags=0):
     forwarding = FORWARDING_NAMES.get(fwd & FWD_MASK, 'dr')
     if forwarding == 'tun':
         tunnel_type = TUNNEL_TYPE_NAMES.get(tun_type, str(tun_type))
-        tunnel = {
-            'tunnel_type': tunnel_type,
-            'tunnel_port': tun_port if tunnel_type == 'gue' else 0,
-            'tunnel_checksum': TUNNEL_CHECKSUM_NAMES.get(tun_flags, str(tun_flags)),
-        }
-    else:
-        tunnel = {}
-    return Dest(address=address, port=port, family=family, forwarding=forwarding,
-                weight=weight, upper_threshold=u_thresh, lower_threshold=l_thresh,
-                **tunnel)
+        return built_dest(address, port, family, forwarding, weight, u_thresh, l_thresh, tunnel_type,
+                          tun_port if tunnel_type == 'gue' else 0,
+                          TUNNEL_CHECKSUM_NAMES.get(tun_flags, str(tun_flags)))
+    return built_dest(address, port, family, forwarding, weight, u_thresh, l_thresh)
 
 
 # --------------------------------------------------------------------------
@@ -635,8 +641,7 @@ def dest_from_params(params, service_key, path='', errors=None):
         errors.raise_if_any()
     if ip is None or port is None or len(errors.items) > before:
         return None
-    return Dest(address=_compressed(ip), port=port, family=family, forwarding=forwarding,
-                weight=weight, upper_threshold=upper, lower_threshold=lower, **tunnel)
+    return built_dest(_compressed(ip), port, family, forwarding, weight, upper, lower, **tunnel)
 
 
 def dest_key_from_params(params, service_key, path='', errors=None):

@@ -38,6 +38,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._ipvs_codec import (
     NLM_F_REQUEST,
     NLMSG_DONE,
     NLMSG_ERROR,
+    DestDecoder,
     attr_table,
     decode_daemon,
     decode_dest,
@@ -407,12 +408,17 @@ class IpvsClient:
         counters = {}
         messages = self._dump(CMD.GET_DEST, encode_service_attrs(key),
                               what='dump destinations of %s' % key)
+        if not with_stats:  # the common case, a table compared with what is declared: the fast decoder
+            decode = DestDecoder(key.family)
+            for data, start, end in messages:
+                dest = decode(data, start, end)
+                dests[dest.key] = dest
+            return dests
         for data, start, end in messages:
             dest, extra = decode_dest(data, start, end, key.family, with_stats)
             dests[dest.key] = dest
-            if with_stats:
-                counters[dest.key] = extra
-        return (dests, counters) if with_stats else dests
+            counters[dest.key] = extra
+        return dests, counters
 
     def dump_table(self, with_stats=False):
         """The whole table: one service dump plus one destination dump per service."""

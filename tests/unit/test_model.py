@@ -14,6 +14,7 @@ from ansible_collections.lvs.cluster.plugins.module_utils._errors import (
 from ansible_collections.lvs.cluster.plugins.module_utils._model import (
     Dest,
     Service,
+    built_dest,
     ServiceKey,
     dest_from_params,
     parse_table,
@@ -242,3 +243,20 @@ def test_service_settings_exclude_key():
     svc = Service(key=V4)
     assert 'key' not in svc.settings()
     assert svc.to_dict()['address'] == '192.0.2.10'
+
+
+def test_a_built_dest_is_the_dest_its_constructor_makes():
+    """built_dest skips Dest's generated __init__ for speed: it must know every field, and there must be no
+    __post_init__ it would skip."""
+    import dataclasses
+    import inspect
+
+    assert [f.name for f in dataclasses.fields(Dest)] == list(inspect.signature(built_dest).parameters)
+    assert not hasattr(Dest, '__post_init__')
+    made = Dest(address='2001:db8::11', port=80, family='ipv6', forwarding='tun', weight=3, upper_threshold=9,
+                lower_threshold=2, tunnel_type='gue', tunnel_port=5555, tunnel_checksum='remcsum')
+    built = built_dest('2001:db8::11', 80, 'ipv6', 'tun', 3, 9, 2, 'gue', 5555, 'remcsum')
+    assert built == made and hash(built) == hash(made) and repr(built) == repr(made)
+    assert built_dest('192.0.2.1', 80, 'ipv4', 'dr', 1, 0, 0) == Dest(address='192.0.2.1', port=80, family='ipv4')
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.weight = 4

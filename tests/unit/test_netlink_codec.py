@@ -211,3 +211,34 @@ def test_version_tuple():
     assert nl._version_tuple('0.10') == (0, 10, 0)
     assert nl._version_tuple('0.9.6rc1') >= nl.MIN_PYROUTE2
     assert nl._version_tuple('0.8.1') < nl.MIN_PYROUTE2
+
+
+def _reordered(reply):
+    """The same destination with WEIGHT and FWD_METHOD swapped in place: same length, another layout."""
+    attrs = codec.attr_table(reply, codec.attr_table(reply, 20, len(reply))[layout.TOP.DEST][0], len(reply))
+    (fwd_start, _), (weight_start, _) = attrs[layout.DEST.FWD_METHOD], attrs[layout.DEST.WEIGHT]
+    data = bytearray(reply)
+    fwd_hdr, weight_hdr = data[fwd_start - 4:fwd_start + 4], data[weight_start - 4:weight_start + 4]
+    data[fwd_start - 4:fwd_start + 4], data[weight_start - 4:weight_start + 4] = weight_hdr, fwd_hdr
+    return bytes(data)
+
+
+def test_the_fast_destination_decoder_falls_back_on_any_other_layout():
+    replies = [
+        kr.dest_reply(1, address='198.51.100.11', port=80, fwd=0, weight=3, u=600, l=50),
+        kr.dest_reply(1, address='2001:db8::11', port=80, fwd=2, weight=7, af=10, tun_type=1, tun_port=5555,
+                      tun_flags=1, active=4, conns=9),
+        kr.dest_reply(1, address='198.51.100.12', port=8080, fwd=2, tun_type=2, tun_flags=2),
+    ]
+    replies.append(_reordered(replies[0]))  # same length as the first, headers differ
+    # an older kernel: no tunnel attributes, so another length and a layout of its own
+    replies.append(kr.build(layout.CMD.NEW_DEST, 1, [['IPVS_CMD_ATTR_DEST', {'attrs': [
+        ['IPVS_DEST_ATTR_ADDR', kr.kernel_addr('198.51.100.13')], ['IPVS_DEST_ATTR_PORT', 80],
+        ['IPVS_DEST_ATTR_FWD_METHOD', 3], ['IPVS_DEST_ATTR_WEIGHT', 2], ['IPVS_DEST_ATTR_ADDR_FAMILY', 2]]}]]))
+    assert len(replies[4]) < len(replies[0])
+    decoder = codec.DestDecoder('ipv4')
+    for reply in replies + replies[::-1]:
+        assert decoder(reply, 16, len(reply)) == codec.decode_dest(reply, 16, len(reply), 'ipv4')[0]
+    reordered = decoder._layouts[len(replies[3]) - 16]  # pylint: disable=protected-access
+    assert reordered.decode(replies[0], 16, 'ipv4') is not None and reordered.decode(replies[3], 16, 'ipv4') is None
+    assert decoder(replies[3], 16, len(replies[3])).weight == 3  # read back through decode_dest

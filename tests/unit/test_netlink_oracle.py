@@ -248,3 +248,17 @@ def test_timeouts_and_daemon_replies_decode_to_what_ipvsadm_printed():
                                  port=9999, ttl=3)
     assert ("master sync daemon (mcast=eth1, syncid=7, maxlen=1400, group=239.1.2.3, port=9999, ttl=3)"
             in daemon["stdout"])
+
+
+def test_the_fast_destination_decoder_reads_the_kernel_replies_as_decode_dest_does():
+    """DestDecoder reads a message laid out like an earlier one with one struct call; on the kernel's own
+    replies it must give exactly what decode_dest gives, and it must really take its fast path there."""
+    replies = [bytes.fromhex(h) for h in BY_COMMAND["ipvsadm -Ln"]["replies"]]
+    dests = [r for r in replies if r[16] == layout.CMD.NEW_DEST]
+    decoder = codec.DestDecoder("ipv4")
+    fast = []
+    for reply in dests:
+        assert decoder(reply, 16, len(reply)) == codec.decode_dest(reply, 16, len(reply), "ipv4")[0]
+        found = decoder._layouts.get(len(reply) - 16)  # pylint: disable=protected-access
+        fast.append(found is not None and found.decode(reply, 16, "ipv4") is not None)
+    assert len(dests) >= 6 and all(fast), fast
