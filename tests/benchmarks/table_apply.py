@@ -2,7 +2,7 @@
 
     python tests/benchmarks/table_apply.py [--runs N] [--sizes 100,1000,10000] [--keep]
 
-Boots its own one-guest lab (it-bench), compares in the SAME guest (medians of N runs):
+Boots its own one-guest lab (bench-PID), compares in the SAME guest (medians of N runs):
 `ipvsadm -C; ipvsadm -R < table` from empty, our whole-table apply from empty, our no-op re-apply and a
 one-destination weight change (and counts its netlink mutations: must be exactly 1), both as the
 module's core code run with python in the guest and as an Ansible task (end to end, with AnsiballZ),
@@ -28,7 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-LAB = "it-bench"
+LAB = f"bench-{os.getpid()}"  # a name of its own: another run's lab is never taken down
 GUEST_DIR = "/opt/lvs-bench"
 VENV_PY = "/opt/lvs-cluster/venv/bin/python"
 SERVICES, DESTS = 1000, 10

@@ -13,7 +13,7 @@ import pytest
 from lab import net, paths, vm
 
 REPO = Path(__file__).resolve().parents[2]
-LAB = "t-crash"
+LAB = f"t-crash-{os.getpid()}"  # a name of its own: another run's lab is never taken down
 
 
 def leftovers():

@@ -75,9 +75,14 @@ def step_seconds(stamped: list) -> dict:
     return seconds
 
 
-def lab_name_of(scenario: str) -> str:
+# Each run's labs carry a suffix of their own (molecule.yml: LVS_LAB_NAME: molecule-NAME${LVS_LAB_SUFFIX:-}), so
+# a second run on the same host, or a developer's kept molecule-NAME lab, is never taken down by this one.
+LAB_SUFFIX = f"-{os.getpid()}"
+
+
+def lab_name_of(scenario: str, suffix: str = LAB_SUFFIX) -> str:
     config = yaml.safe_load((REPO / "molecule" / scenario / "molecule.yml").read_text())
-    return config["provisioner"]["env"]["LVS_LAB_NAME"]
+    return config["provisioner"]["env"]["LVS_LAB_NAME"].replace("${LVS_LAB_SUFFIX:-}", suffix)
 
 
 class Runs:
@@ -97,7 +102,8 @@ class Runs:
             return None, 0.0, "not started: the session is ending"
         log = self.logs / f"molecule-{scenario}.log"
         # wide lines: molecule wraps its output at the terminal width, which would split a FIGURES line
-        env = dict(os.environ, PY_COLORS="0", ANSIBLE_FORCE_COLOR="0", COLUMNS="400", **PROFILE_ENV, **FORKS_ENV)
+        env = dict(os.environ, PY_COLORS="0", ANSIBLE_FORCE_COLOR="0", COLUMNS="400", LVS_LAB_SUFFIX=LAB_SUFFIX,
+                   **PROFILE_ENV, **FORKS_ENV)
         started = time.monotonic()
         stamped = []
         with log.open("w") as out:
