@@ -75,14 +75,14 @@ def step_seconds(stamped: list) -> dict:
     return seconds
 
 
-# Each run's labs carry a suffix of their own (molecule.yml: LVS_LAB_NAME: molecule-NAME${LVS_LAB_SUFFIX:-}), so
+# Each run's labs carry a suffix of their own (molecule.yml: LVS_LAB_NAME: molecule-NAME${LVS_LAB_SUFFIX}), so
 # a second run on the same host, or a developer's kept molecule-NAME lab, is never taken down by this one.
 LAB_SUFFIX = f"-{os.getpid()}"
 
 
 def lab_name_of(scenario: str, suffix: str = LAB_SUFFIX) -> str:
     config = yaml.safe_load((REPO / "molecule" / scenario / "molecule.yml").read_text())
-    return config["provisioner"]["env"]["LVS_LAB_NAME"].replace("${LVS_LAB_SUFFIX:-}", suffix)
+    return config["provisioner"]["env"]["LVS_LAB_NAME"].replace("${LVS_LAB_SUFFIX}", suffix)
 
 
 class Runs:
