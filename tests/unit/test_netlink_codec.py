@@ -216,7 +216,7 @@ def test_version_tuple():
 def _reordered(reply):
     """The same destination with WEIGHT and FWD_METHOD swapped in place: same length, another layout."""
     attrs = codec.attr_table(reply, codec.attr_table(reply, 20, len(reply))[layout.TOP.DEST][0], len(reply))
-    (fwd_start, _), (weight_start, _) = attrs[layout.DEST.FWD_METHOD], attrs[layout.DEST.WEIGHT]
+    fwd_start, weight_start = attrs[layout.DEST.FWD_METHOD][0], attrs[layout.DEST.WEIGHT][0]
     data = bytearray(reply)
     fwd_hdr, weight_hdr = data[fwd_start - 4:fwd_start + 4], data[weight_start - 4:weight_start + 4]
     data[fwd_start - 4:fwd_start + 4], data[weight_start - 4:weight_start + 4] = weight_hdr, fwd_hdr
