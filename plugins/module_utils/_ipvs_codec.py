@@ -222,11 +222,15 @@ def attr_table(data, start, end):
     return table
 
 
-def _address(data, span, family):
-    raw = bytes(data[span[0]:span[1]])
+def _address_text(raw, family):
+    """An address from the kernel's 16 bytes (union nf_inet_addr), as text."""
     if family == 'ipv4':
         return socket.inet_ntoa(raw[:4])
     return ipaddress.IPv6Address(raw[:16]).compressed
+
+
+def _address(data, span, family):
+    return _address_text(bytes(data[span[0]:span[1]]), family)
 
 
 def decode_stats(data, span):
@@ -378,9 +382,8 @@ class _DestLayout:
         family = default_family
         if 'ADDR_FAMILY' in index:
             family = FAMILY_NAMES.get(values[index['ADDR_FAMILY']], default_family)
-        raw = values[index['ADDR']]
         return dest_from_kernel(
-            address=socket.inet_ntoa(raw[:4]) if family == 'ipv4' else ipaddress.IPv6Address(raw).compressed,
+            address=_address_text(values[index['ADDR']], family),
             port=_swap16(values[index['PORT']]) if 'PORT' in index else 0,
             family=family,
             fwd=values[index['FWD_METHOD']] if 'FWD_METHOD' in index else 0,
@@ -446,7 +449,7 @@ def decode_timeouts(data, start, end):
 
 def decode_error(data, start, end, flags):
     """(errno, kernel message) of an NLMSG_ERROR; errno 0 is a plain ack."""
-    code = -_I32.unpack_from(data, start)[0]
+    code = error_code(data, start)
     message = None
     if flags & NLM_F_ACK_TLVS:
         # TLVs follow the echoed request: its header only when capped.

@@ -32,17 +32,6 @@ def nla(number, payload):
     return _NLA.pack(length, number) + payload + b'\0' * (-length % 4)
 
 
-class _Names:
-    """``names.NAME`` for each declared name (anything else is an AttributeError naming the enum)."""
-
-    def __init__(self, prefix):
-        self._prefix = prefix
-
-    def __getattr__(self, name):
-        # reached only for a name that was not declared (declared names are attributes of the instance)
-        raise AttributeError('%s%s is not in the layout' % (self._prefix, name))
-
-
 def _encoder(number, kind):
     """value -> the whole attribute (header, payload, padding), by the payload's kind."""
     if kind in FIXED:
@@ -78,14 +67,13 @@ def _decoder(number, kind):
     return raw
 
 
-class Numbered(_Names):
+class Numbered:
     """One enum of the header: ``SET.NAME`` is the number of NAME (from 1, in the header's order);
     ``SET.enc['NAME'](value)`` is the whole attribute, ``SET.dec['NAME'](data, attrs)`` its value read back
     from an attribute table (_ipvs_codec.attr_table), each by the kind declared here. (Dictionaries, not
     attributes: the codec's hot loops look them up thousands of times.)"""
 
     def __init__(self, prefix, *declared):
-        super().__init__(prefix)
         self.prefix = prefix
         self.names, self.kinds, self.enc, self.dec = {}, {}, {}, {}
         for number, text in enumerate(declared, 1):
@@ -95,6 +83,10 @@ class Numbered(_Names):
             if kind is not None:
                 self.enc[name] = _encoder(number, kind)
                 self.dec[name] = _decoder(number, kind)
+
+    def __getattr__(self, name):
+        # reached only for a name that was not declared (declared names are attributes of the instance)
+        raise AttributeError('%s%s is not in the layout' % (self.prefix, name))
 
 
 # enum ipvs_cmd
