@@ -50,11 +50,22 @@ unit: deps
 
 # No guest: ansible-test sanity and units under each ansible-core series from 2.17 (the older series'
 # venvs, .build/core-<series>/, are made by the tests on first use), Galaxy's importer, the linters.
+# Two workers: these checks are host processes, mostly one core each, and independent of one another.
+SANITY_PYTEST := $(PY) -m pytest tests/sanity -n 2 --dist loadgroup
 sanity: deps
-	$(PY) -m pytest tests/sanity -q $(PYTEST_ARGS)
+	$(SANITY_PYTEST) -q $(PYTEST_ARGS)
 
+# Two sessions: the sanity checks first (on two workers, a few minutes), then everything else; both run
+# whatever the first gave, and the first failure's status is make's. A PYTEST_ARGS selection that leaves
+# one session with nothing to run (pytest's status 5) is not a failure.
 test: image
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	@status=0; \
+	for session in "$(SANITY_PYTEST)" "$(PY) -m pytest tests --ignore=tests/sanity"; do \
+	  $$session $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ] && [ -n "$(strip $(PYTEST_ARGS))" ]; then rc=0; fi; \
+	  if [ $$status -eq 0 ]; then status=$$rc; fi; \
+	done; \
+	exit $$status
 
 # Control-plane benchmark (prints figures; boots and removes its own one-guest lab).
 bench-table: image

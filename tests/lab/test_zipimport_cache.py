@@ -85,3 +85,36 @@ def test_a_corrupt_cache_entry_is_compiled_again(hook, tmp_path):
     entry.write_bytes(b"\x00garbage")
     assert import_from(archive(tmp_path, "two.zip", SOURCE)).outer()
     assert len(hook.calls) == 2  # once for the first archive, once more for the unreadable entry
+
+
+@pytest.mark.parametrize("folder", ["other-and-longer-folder", "/".join(["x" * 100] * 3), "n\u00e4me"])
+def test_code_is_renamed_for_an_archive_path_of_any_length_or_alphabet(hook, tmp_path, folder, monkeypatch):
+    """The in-place rename (a short ASCII name of another length) and its fallback (a name longer than
+    255 bytes, or not ASCII): every nested code object names the new archive."""
+    first_zip = archive(tmp_path, "one.zip", SOURCE)
+    import_from(first_zip)
+    rebuilt = []
+    real_rebuild = hook._with_filename
+    monkeypatch.setattr(hook, "_with_filename", lambda code, name: rebuilt.append(name) or real_rebuild(code, name))
+    (tmp_path / folder).mkdir(parents=True)
+    second_zip = archive(tmp_path / folder, "two.zip", SOURCE)
+    second = import_from(second_zip)
+    assert len(hook.calls) == 1, hook.calls
+    outer, inner = second.outer.__code__, second.outer().__code__
+    assert {outer.co_filename, inner.co_filename} == {str(second_zip / "payload_mod.py")}
+    (entry,) = (tmp_path / "cache").iterdir()
+    assert entry.read_bytes().startswith(hook.MAGIC)
+    # only what cannot be renamed in place is rebuilt object by object
+    assert bool(rebuilt) == (folder != "other-and-longer-folder"), rebuilt
+
+
+def test_the_rename_refuses_a_name_it_cannot_place_exactly(hook):
+    code = compile(SOURCE, "/a/one.zip/payload_mod.py", "exec")
+    import marshal
+
+    body = marshal.dumps(code)
+    renamed = hook._renamed(body, "/a/one.zip/payload_mod.py", "/bb/two.zip/payload_mod.py")
+    assert marshal.loads(renamed).co_consts[0].co_filename == "/bb/two.zip/payload_mod.py"
+    assert hook._renamed(body, "/not/in/the/code.py", "/x.py") is None
+    assert hook._renamed(body + body, "/a/one.zip/payload_mod.py", "/x.py") is None  # written twice
+    assert hook._renamed(body, "/a/one.zip/payload_mod.py", "/" + "y" * 300) is None

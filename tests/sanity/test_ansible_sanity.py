@@ -11,10 +11,12 @@ under the main venv's.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -50,7 +52,11 @@ def _install_get_pip_standin(core_bin: Path) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / ("get_pip_%s.py" % _pip_version_of_ansible_test(core_bin).replace(".", "_"))
     if not path.exists() or path.read_text() != GET_PIP_STANDIN:
-        path.write_text(GET_PIP_STANDIN)
+        # written whole, then renamed: another sanity worker may be reading it (make test runs two)
+        fd, tmp = tempfile.mkstemp(dir=cache, prefix=".get_pip-")
+        with os.fdopen(fd, "w") as out:
+            out.write(GET_PIP_STANDIN)
+        os.replace(tmp, path)
 
 
 # Under the older series, the tests that judge style and formats rather than what the collection needs from
@@ -59,6 +65,9 @@ def _install_get_pip_standin(core_bin: Path) -> None:
 SERIES_INDEPENDENT = ("pylint", "pep8", "yamllint", "changelog")
 
 
+# One series at a time when the sanity tests run on several workers (make test: pytest -n 2 --dist loadgroup):
+# each series' ansible-test makes its test venvs under ~/.ansible/test, where two series may pick the same one.
+@pytest.mark.xdist_group("ansible-test-sanity")
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is needed to list the collection's files")
 def test_ansible_test_sanity(tmp_path, core, own_copy_env):
     _install_get_pip_standin(core.bin)

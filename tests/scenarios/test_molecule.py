@@ -75,6 +75,20 @@ def step_seconds(stamped: list) -> dict:
     return seconds
 
 
+# What says why a scenario failed, wherever it sits in a long log: testinfra's FAILED lines and assertion
+# lines, Ansible's failed tasks. CI's log keeps the head of a failure message; these go first.
+WHY = re.compile(r"^(FAILED |ERROR |E  |fatal: |failed: |\S+ +: ok=\d+ .* failed=[1-9])")
+WHY_LINES = 60
+
+
+def failure_digest(output: str, limit: int = WHY_LINES) -> str:
+    """The lines of a scenario's output that say why it failed, in order, at most `limit` of them."""
+    lines = [line.rstrip() for line in output.splitlines() if WHY.match(line.lstrip("> "))]
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"... {len(lines) - limit} more such lines in the log"]
+    return "\n".join(lines)
+
+
 # Each run's labs carry a suffix of their own (molecule.yml: LVS_LAB_NAME: molecule-NAME${LVS_LAB_SUFFIX}), so
 # a second run on the same host, or a developer's kept molecule-NAME lab, is never taken down by this one.
 LAB_SUFFIX = f"-{os.getpid()}"
@@ -156,4 +170,5 @@ def test_molecule_scenario(scenario, runs, capsys):
             for mark in ("FIGURES ", "TASKTIME "):
                 if mark in line:
                     print(f"[{scenario}] {line[line.index(mark):]}")
-    assert returncode == 0, f"molecule test -s {scenario} failed after {seconds:.0f} s:\n{output[-20000:]}"
+    assert returncode == 0, (f"molecule test -s {scenario} failed after {seconds:.0f} s.\nWhy:\n{failure_digest(output)}"
+                             f"\n\nThe log's end:\n{output[-20000:]}")

@@ -50,3 +50,27 @@ def test_integration_targets_are_shared_out_longest_first_onto_the_least_loaded_
     assert shares == [["backend_handover", "ipvs_table"], ["ipvs_dest", "boot_rules", "new", "vip"]]
     assert sorted(sum(targets.share_out(targets.NAMES, 3), [])) == sorted(targets.NAMES)
     assert targets.share_out(["vip"], 1) == [["vip"]]
+
+
+def test_a_failure_message_starts_with_why_the_scenario_failed():
+    output = "\n".join([
+        "TASK [Run nginx] ***",
+        "ok: [rs1]",
+        "fatal: [rs2]: FAILED! => {\"msg\": \"nginx did not start\"}",
+        "rs2                        : ok=3    changed=0    unreachable=0    failed=1    skipped=0",
+        "rs1                        : ok=4    changed=0    unreachable=0    failed=0    skipped=0",
+        "    def test_failover(lab):",
+        ">       assert outage < 2.0",
+        "E       AssertionError: outage 2.4 s",
+        "FAILED molecule/ha/tests/test_ha.py::test_failover - AssertionError: outage 2.4 s",
+        "INFO     [ha > destroy] Executing",
+    ])
+    assert runner.failure_digest(output).splitlines() == [
+        "fatal: [rs2]: FAILED! => {\"msg\": \"nginx did not start\"}",
+        "rs2                        : ok=3    changed=0    unreachable=0    failed=1    skipped=0",
+        "E       AssertionError: outage 2.4 s",
+        "FAILED molecule/ha/tests/test_ha.py::test_failover - AssertionError: outage 2.4 s",
+    ]
+    many = "\n".join(f"E  line {n}" for n in range(100))
+    digest = runner.failure_digest(many, limit=3).splitlines()
+    assert digest == ["E  line 0", "E  line 1", "E  line 2", "... 97 more such lines in the log"]
