@@ -66,4 +66,21 @@ figures['core_one_change'] = timed(lambda: apply_in_process(changed), before=lam
 apply_in_process(SERVICES)
 figures['one_change_mutations'] = apply_in_process(changed)
 figures['python_import'] = timed(lambda: sh(sys.executable + ' -c "import pyroute2"'))
+
+# What an ipvs_table task does with its parameters before our code sees them: ansible-core's argument
+# validation on the module's own spec (every service and destination against its suboptions), then our parse.
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: E402
+from ansible_collections.lvs.cluster.plugins.modules import ipvs_table  # noqa: E402
+
+validated = {}
+
+
+def validate():
+    result = ArgumentSpecValidator(ipvs_table.argument_spec()).validate({'services': SERVICES})
+    assert not result.error_messages, result.error_messages[:3]
+    validated['services'] = result.validated_parameters['services']
+
+
+figures['argspec_validate'] = timed(validate)
+figures['parse_validated'] = timed(lambda: _model.parse_table(validated['services']))
 print(json.dumps(figures))
