@@ -8,9 +8,9 @@ one-destination weight change (and counts its netlink mutations: must be exactly
 module's core code run with python in the guest and as an Ansible task (end to end, with AnsiballZ),
 beside the fixed cost of any Ansible task on the same guest (ansible.builtin.ping, same connection): the
 module's increment is the task's time less the ping's, and the part of it spent in ansible-core's
-argument validation of the table (AnsibleModule's, timed in the guest on the module's own spec). Then the curve: each size (services x 10
-destinations) once, ipvsadm -R against our apply in a fresh process (from empty, no-op, one change), with
-the change's mutations and each run's peak memory. Prints figures, ratios and the goals of issue 12 (a
+argument validation of the table (AnsibleModule's, timed in the guest on the module's own spec). Then the
+curve: each size (services x 10 destinations) once, ipvsadm -R against our apply in a fresh process (from
+empty, no-op, one change), with the change's mutations and each run's peak memory. Prints figures, ratios and the goals of issue 12 (a
 missed goal makes the exit status 1). Takes the lab down at the end, also on failure.
 """
 from __future__ import annotations
@@ -26,6 +26,8 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+import ansible.module_utils
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -78,8 +80,6 @@ def ship(services, sizes=()):
         tar.add(REPO / "plugins", arcname="ansible_collections/lvs/cluster/plugins")
         # ansible-core's module_utils, as a module's payload carries them: the guest times the argument
         # validation that AnsibleModule runs on the table before any of our code
-        import ansible.module_utils
-
         tar.add(Path(ansible.module_utils.__file__).parent, arcname="ansible/module_utils",
                 filter=lambda info: None if "__pycache__" in info.name else info)
         empty = tarfile.TarInfo("ansible/__init__.py")

@@ -83,7 +83,7 @@ WHY_LINES = 60
 
 def failure_digest(output: str, limit: int = WHY_LINES) -> str:
     """The lines of a scenario's output that say why it failed, in order, at most `limit` of them."""
-    lines = [line.rstrip() for line in output.splitlines() if WHY.match(line.lstrip("> "))]
+    lines = [line.rstrip() for line in output.splitlines() if WHY.match(line)]
     if len(lines) > limit:
         lines = lines[:limit] + [f"... {len(lines) - limit} more such lines in the log"]
     return "\n".join(lines)
