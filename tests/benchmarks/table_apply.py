@@ -106,14 +106,15 @@ def ansible_runs(inventory, services, runs):
         play = Path(tmp) / "apply.yml"
         play.write_text(
             "- hosts: director\n  gather_facts: false\n"
-            "  vars: {ansible_python_interpreter: %s}\n  tasks:\n"
+            "  vars: {ansible_python_interpreter: %s}\n  environment: {LAB_MODULE_ZYGOTE: '0'}\n  tasks:\n"
             "    - lvs.cluster.ipvs_table: {services: \"{{ lookup('file', table_file) | from_json }}\"}\n"
             "      register: r\n    - ansible.builtin.debug: {msg: \"mutations={{ r.mutations }}\"}\n" % VENV_PY)
-        # the same play with ping for the table task: what any task costs on this guest
+        # the same play with ping for the table task: what any task costs on this guest. Both plays run
+        # their modules as users' hosts do, each in a fresh interpreter (the lab's zygote is off).
         ping = Path(tmp) / "ping.yml"
         ping.write_text(
             "- hosts: director\n  gather_facts: false\n"
-            "  vars: {ansible_python_interpreter: %s}\n  tasks:\n"
+            "  vars: {ansible_python_interpreter: %s}\n  environment: {LAB_MODULE_ZYGOTE: '0'}\n  tasks:\n"
             "    - ansible.builtin.ping:\n"
             "    - ansible.builtin.debug: {msg: \"mutations=0\"}\n" % VENV_PY)
         files = {}
