@@ -45,8 +45,10 @@ def state_dir():
 
 
 def paths():
-    """(socket, lock, payload copy, log) of this interpreter's zygote: one per interpreter and user."""
-    name = f"{os.getuid()}-{sys.hexversion:x}-{sys.executable.strip('/').replace('/', '_')}"
+    """(socket, lock, payload copy, log) of this interpreter's zygote: one per interpreter and user (a
+    short name: a Unix socket's path has at most 107 bytes)."""
+    import zlib
+    name = f"{os.getuid()}-{sys.hexversion:x}-{zlib.crc32(os.fsencode(sys.executable)):08x}"
     base = os.path.join(state_dir(), name)
     return base + ".sock", base + ".lock", base + ".zip", base + ".log"
 
@@ -146,11 +148,20 @@ def _hand_over():
         line = next(lines, b"")
     except OSError:
         line = b""
-    # The module ran: whatever happens now, it must not run a second time.
-    if line.startswith(b"exit "):
-        os._exit(int(line.split()[1]))
-    os.write(2, b"lab_module_zygote: the module's process ended without a status\n")
-    os._exit(1)
+    # The module ran: whatever happens now, it must not run a second time, so this ends here.
+    code = 1
+    try:
+        if line.startswith(b"exit "):
+            code = int(line.split()[1])
+        else:
+            os.write(2, b"lab_module_zygote: the module's process ended without a status\n")
+        if code < 0:  # killed by a signal: end the same way, so the shell reports it as it would
+            if -code != signal.SIGKILL:
+                signal.signal(-code, signal.SIG_DFL)
+            os.kill(os.getpid(), -code)
+            code = 128 - code
+    finally:
+        os._exit(code)
 
 
 class _Spawner:
@@ -369,16 +380,20 @@ def serve(fresh):
         os.unlink(fresh)
         return  # another zygote of this interpreter is starting or serving
     os.replace(fresh, copy)
-    base_path = list(sys.path)
-    files = _warm(copy)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    staging = f"{sock_path}.{os.getpid()}"
-    listener.bind(staging)
-    os.chmod(staging, 0o600)
-    listener.listen(16)
-    os.replace(staging, sock_path)  # ready: tasks may come
     log = open(log_path, "a", encoding="utf-8", buffering=1)
-    log.write(f"{time.time():.3f} ready pid={os.getpid()} files={len(files)}\n")
+    try:
+        base_path = list(sys.path)
+        files = _warm(copy)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        staging = f"{sock_path}.{os.getpid()}"
+        listener.bind(staging)
+        os.chmod(staging, 0o600)
+        listener.listen(16)
+        os.replace(staging, sock_path)  # ready: tasks may come
+    except Exception as error:
+        log.write(f"{time.time():.3f} failed to start pid={os.getpid()}: {error!r}\n")
+        raise
+    log.write(f"{time.time():.3f} ready pid={os.getpid()} files={len(files)} executable={sys.executable}\n")
 
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -408,7 +423,7 @@ def serve(fresh):
                 if conn is not None:
                     code = os.waitstatus_to_exitcode(wstatus)
                     try:
-                        conn.sendall(f"exit {code if code >= 0 else 128 - code}\n".encode())
+                        conn.sendall(f"exit {code}\n".encode())
                     except OSError:
                         pass
                     conn.close()
