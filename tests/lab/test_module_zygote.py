@@ -266,3 +266,35 @@ def test_a_script_on_stdin_that_is_not_ansibles_runs_as_usual(guestlike):
                               capture_output=True, text=True, check=False)
         assert (proc.returncode, proc.stdout) == (status, output), proc.stderr
     assert served(guestlike["state"]) == before
+
+
+def test_a_zygote_that_never_starts_the_task_leaves_it_to_the_interpreter(guestlike):
+    """Something answers on the zygote's socket, reads the request and hangs up without a child: each
+    task's interpreter gets its script back and runs it as usual."""
+    import socket
+    import threading
+    where = subprocess.run([str(guestlike["python"]), "-c", "import lab_module_zygote as z; print(z.paths()[0])"],
+                           env=guestlike["env"], check=True, capture_output=True, text=True).stdout.strip()
+    guestlike["state"].mkdir(exist_ok=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(where)
+    server.listen(16)
+    taken = []
+
+    def take():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                taken.append(len(conn.recv(1 << 16)))
+    threading.Thread(target=take, daemon=True).start()
+    try:
+        usual = play(guestlike, zygote=False, name="usual")
+        refused = play(guestlike, zygote=True, name="refused")
+    finally:
+        server.close()
+    assert len(taken) >= 9 and all(taken), taken
+    assert comparable(refused) == comparable(usual)
+    assert refused["probe"]["basic_from_payload"] is True

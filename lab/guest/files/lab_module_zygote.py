@@ -129,7 +129,7 @@ def _hand_over():
             first = next(lines, b"")
             if first.startswith(b"pid "):
                 child = int(first.split()[1])
-    except OSError:
+    except Exception:  # stdin was read: whatever failed, it must be given back below
         child = None
     if child is None:  # the module has not started: run it here
         conn.close()
