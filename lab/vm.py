@@ -112,7 +112,7 @@ def power_off(lab: str, host: str) -> list[int]:
     for pid in pids:
         _signal(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+    while time.monotonic() < deadline and any(alive(pid) for pid in pids):
         time.sleep(0.1)
     return pids
 
@@ -178,15 +178,15 @@ def stop_all(lab: str | None, timeout: float = 10) -> list[str]:
     for pid in procs:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_alive(pid) for pid in procs):
+    while time.monotonic() < deadline and any(alive(pid) for pid in procs):
         time.sleep(0.2)
     for pid in procs:
-        if _alive(pid):
+        if alive(pid):
             _signal(pid, signal.SIGKILL)
     return sorted(procs.values())
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except OSError:

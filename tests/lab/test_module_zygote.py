@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.vm import alive
+
 REPO = Path(__file__).resolve().parents[2]
 HOOK = REPO / "lab" / "guest" / "files" / "lab_module_zygote.py"
 BIN = Path(sys.executable).parent
@@ -139,18 +141,6 @@ def guestlike(tmp_path):
     while any(alive(p) for p in zygote_pids(state)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in zygote_pids(state) if alive(p)], "a zygote outlived its test"
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie of ours (started in this process) is gone for our purposes.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def log_lines(state: Path) -> list[str]:
