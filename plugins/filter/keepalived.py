@@ -55,7 +55,7 @@ def lvs_keepalived_sync(services, hostvars, groups, realserver_group='realserver
     daemons (a master and a backup, both always, or none) run beside keepalived; the sysctls make the
     master daemon re-send each active connection every refresh period."""
     sync = _parse(services, hostvars, groups, 'sync', realserver_group, address_var, instances, 100, '', None,
-                  sync_daemon, facts, '', vrrp_version).sync
+                  sync_daemon, facts, '', vrrp_version, checks=False).sync
     if sync is None:
         return {'daemons': [], 'sysctls': {}}
     daemons = [{'role': role, 'interface': sync.interface, 'sync_id': sync.sync_id} for role in ('master', 'backup')]
@@ -68,9 +68,9 @@ def lvs_keepalived_sync(services, hostvars, groups, realserver_group='realserver
     return {'daemons': daemons, 'sysctls': sysctls}
 
 
-def _parse(*args):
+def _parse(*args, **kwargs):
     try:
-        return parse_keepalived(*args)
+        return parse_keepalived(*args, **kwargs)
     except LvsError as exc:
         raise AnsibleFilterError(str(exc))
 

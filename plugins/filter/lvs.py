@@ -17,6 +17,7 @@ import json
 from ansible.errors import AnsibleFilterError
 from ansible_collections.lvs.cluster.plugins.module_utils import _model
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import LvsError
+from ansible_collections.lvs.cluster.plugins.plugin_utils.fwmark import nft_rules
 from ansible_collections.lvs.cluster.plugins.plugin_utils.role_schema import (
     director_vips,
     host_addresses,
@@ -35,6 +36,16 @@ def lvs_table(services, hostvars, groups, realserver_group='realservers', addres
     except LvsError as exc:
         raise AnsibleFilterError(str(exc))
     return [service.module_params() for service in table]
+
+
+def lvs_fwmark_rules(services, hostvars, groups, realserver_group='realservers', address_var='lvs_address'):
+    """The director's nftables rules that mark the packets of the fwmark services with a `match`, as the
+    text of a file for nft -f ('' when no service has one): see plugin_utils/fwmark.py."""
+    try:
+        table = parse_services(services, hostvars, groups, realserver_group, address_var)
+    except LvsError as exc:
+        raise AnsibleFilterError(str(exc))
+    return nft_rules(table)
 
 
 def lvs_realserver(services, hostvars, groups, host, realserver_group='realservers', address_var='lvs_address',
@@ -322,7 +333,7 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
 
 class FilterModule(object):
     def filters(self):
-        return {'lvs_table': lvs_table, 'lvs_vips_for': lvs_vips_for, 'lvs_realserver': lvs_realserver,
+        return {'lvs_table': lvs_table, 'lvs_fwmark_rules': lvs_fwmark_rules, 'lvs_vips_for': lvs_vips_for, 'lvs_realserver': lvs_realserver,
                 'lvs_director_vips': lvs_director_vips, 'lvs_dests_of': lvs_dests_of,
                 'lvs_dest_entries': lvs_dest_entries, 'lvs_dests_missing': lvs_dests_missing,
                 'lvs_ipvsadm_rules': lvs_ipvsadm_rules,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Dict, Optional, Tuple
 
@@ -25,10 +25,12 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.lvs.cluster.plugins.module_utils import _model
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import ValidationError, ValidationErrors
 from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import IFNAME_ACCEPTED, is_ifname
+from ansible_collections.lvs.cluster.plugins.plugin_utils import fwmark
 
 # Keys a role service takes on top of the module's schema; the keepalived ones only matter to the
 # keepalived backend, but are checked for every backend so that a switch of backend finds no surprise.
-ROLE_SERVICE_KEYS = ('forwarding', 'name', 'vip_device', 'healthcheck', 'sorry_server', 'inhibit_on_failure')
+ROLE_SERVICE_KEYS = ('forwarding', 'name', 'vip_device', 'healthcheck', 'sorry_server', 'inhibit_on_failure',
+                     'match')
 ROLE_DEST_KEYS = ('host',)
 # The kernel takes weights up to 2^31-1 (and so do the modules), but ipvsadm, which restores the table at
 # boot, and keepalived stop at 65535.
@@ -115,10 +117,16 @@ class RoleService:
     healthcheck: Optional[HealthCheck] = None  # only parsed for the keepalived backend
     sorry_server: Optional[SorryServer] = None
     inhibit_on_failure: bool = False
+    match: Tuple[fwmark.Match, ...] = ()  # what the director marks for a fwmark service (plugin_utils/fwmark.py)
 
     @property
     def key(self):
         return self.service.key
+
+    @property
+    def vips(self):
+        """The addresses a director holds for this service: its VIP, or those its matches name."""
+        return fwmark.vips_of(self)
 
     def module_params(self):
         """The service as lvs.cluster.ipvs_table takes it, written from the typed values (defaults left
@@ -324,6 +332,7 @@ def parse_services(services, hostvars, groups, realserver_group='realservers', a
     if not errors.items:
         out = tuple(_role_service(service, table, extra, path, errors)
                     for service, extra in zip(table.services.values(), extras))
+        fwmark.check_overlaps(out, path, errors)
     if own:
         errors.check()
     return out
@@ -346,6 +355,7 @@ def _expand_service(raw, where, hostvars, groups, realserver_group, address_var,
     device = raw.get('vip_device')
     extra['vip_device'] = None if device in (None, '') else as_ifname(device, where + '.vip_device', errors)
     extra['sorry_server'] = raw.get('sorry_server')  # typed once the service's family is known
+    extra['match'] = raw.get('match')  # typed once the service's key is known
     dests = raw.get('destinations')
     if dests is None:
         if realserver_group not in groups:
@@ -426,10 +436,26 @@ def _role_service(service, table, extra, path, errors):
     dests = tuple(table.dests[service.key].values())
     where = '%s[%d]' % (path, extra['index'])
     forwarding = dests[0].forwarding if dests else (extra['forwarding'] or DEFAULT_FORWARDING)
+    match = fwmark.parse_matches(extra['match'], service.key, where + '.match', errors)
     return RoleService(service=service, dests=dests, forwarding=forwarding, index=extra['index'],
-                       name=extra['name'], vip_device=extra['vip_device'], healthcheck=extra.get('healthcheck'),
+                       name=extra['name'], vip_device=extra['vip_device'],
+                       healthcheck=_check_port(extra.get('healthcheck'), service.key, dests, match, where, errors),
                        sorry_server=_sorry_server(extra['sorry_server'], service, where + '.sorry_server', errors),
-                       inhibit_on_failure=bool(extra['inhibit_on_failure']))
+                       inhibit_on_failure=bool(extra['inhibit_on_failure']), match=match)
+
+
+def _check_port(check, key, dests, match, where, errors):
+    """A TCP or HTTP check of a real server on port 0 (of a fwmark or all-ports service) would connect to
+    port 0 and find it down: it checks the first port the service matches, else the operator must name
+    one."""
+    if check is None or check.type not in ('tcp', 'http') or check.port or all(d.port for d in dests):
+        return check
+    ports = [m.ports[0][0] for m in match if m.ports]
+    if ports:
+        return replace(check, port=ports[0])
+    errors.add(where + '.healthcheck.port', 'is required: %s has real servers on port 0, nothing for the %s check '
+               'to connect to' % (key, check.type), "1..65535, or a fwmark service's match with ports")
+    return check
 
 
 def _sorry_server(raw, service, where, errors):
@@ -526,15 +552,14 @@ def director_vips(table, default_device='', errors=None):
     default = None if default_device in (None, '') else as_ifname(default_device, 'director_vip_device', errors)
     placed, first = {}, {}
     for rs in table:
-        if not rs.key.address:
-            continue
         device = rs.vip_device or default
-        if rs.key.address in placed and placed[rs.key.address] != device:
-            errors.add('services[%d].vip_device' % rs.index, '%s is held on %s for services[%d]; one VIP, one device'
-                       % (rs.key.address, placed[rs.key.address] or 'its LAN interface', first[rs.key.address]),
-                       'the same vip_device on every service of the VIP')
-        placed.setdefault(rs.key.address, device)
-        first.setdefault(rs.key.address, rs.index)
+        for vip in rs.vips:
+            if vip in placed and placed[vip] != device:
+                errors.add('services[%d].vip_device' % rs.index, '%s is held on %s for services[%d]; one VIP, one '
+                           'device' % (vip, placed[vip] or 'its LAN interface', first[vip]),
+                           'the same vip_device on every service of the VIP')
+            placed.setdefault(vip, device)
+            first.setdefault(vip, rs.index)
     if own:
         errors.check()
     return list(placed.items())
@@ -592,8 +617,8 @@ def parse_realserver(services, hostvars, groups, host, realserver_group='realser
     for rs in table:
         for dest in rs.dests:
             by_method = vips.get(dest.forwarding)
-            if rs.key.address and dest.address in mine and by_method is not None and rs.key.address not in by_method:
-                by_method.append(rs.key.address)
+            if dest.address in mine and by_method is not None:
+                by_method.extend(vip for vip in rs.vips if vip not in by_method)
     gateway = ''
     if nat_gateway not in (None, ''):
         gateway = as_address(nat_gateway, 'realserver_nat_gateway', errors) or ''
@@ -616,14 +641,16 @@ def parse_realserver(services, hostvars, groups, host, realserver_group='realser
 
 def parse_keepalived(services, hostvars, groups, host, realserver_group='realservers', address_var='lvs_address',
                      instances=None, priority=100, auth_pass='', healthcheck=None, sync_daemon=None, facts=None,
-                     vip_device='', vrrp_version=2):
-    """A KeepalivedDirector for `host`, or ValidationError(s) naming every bad field at once.
+                     vip_device='', vrrp_version=2, checks=True):
+    """A KeepalivedDirector for `host`, or ValidationError(s) naming every bad field at once. With `checks`
+    false the health checks are not read (their services get none): for what does not render them.
 
     `facts` (the host's ansible_facts) give each VRRP instance its interface when the instance names
     none: the interface whose network holds the instance's first VIP."""
     errors = Errors()
     table = parse_services(services, hostvars, groups, realserver_group, address_var,
-                           healthcheck=healthcheck if healthcheck is not None else {}, errors=errors)
+                           healthcheck=(healthcheck if healthcheck is not None else {}) if checks else None,
+                           errors=errors)
     for rs in table:
         if 'local' in [rs.forwarding] + [d.forwarding for d in rs.dests]:
             errors.add('services[%d]' % rs.index, 'forwarding local has no keepalived equivalent',
@@ -631,8 +658,7 @@ def parse_keepalived(services, hostvars, groups, host, realserver_group='realser
     services_ok = not errors.items
     vips = []
     for rs in table:
-        if rs.key.address and rs.key.address not in vips:
-            vips.append(rs.key.address)
+        vips.extend(vip for vip in rs.vips if vip not in vips)
     default_priority = as_int(priority, 'director_vrrp_priority', 1, 254, errors)
     if priority is None:
         errors.add('director_vrrp_priority', 'is required (null given)', '1..254')
