@@ -48,6 +48,18 @@ def tail(text: str, lines: int = TAIL) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def first_failures(text: str, lines: int = 30) -> str:
+    """Each failed task's header and its first `lines` lines, up to the tail: a host that failed early
+    drops out of the play, and the tail alone then shows only what the others did next."""
+    out, rows = [], text.splitlines()
+    end = max(0, len(rows) - TAIL)
+    for index, row in enumerate(rows[:end]):
+        if row.startswith(("fatal: ", "failed: ")):
+            header = next((rows[i] for i in range(index, -1, -1) if rows[i].startswith("TASK [")), "")
+            out += [header] + rows[index:min(index + lines, end)] + ["..."]
+    return "\n".join(out)
+
+
 class Lab:
     def __init__(self, record: dict):
         self.record = record
@@ -67,7 +79,8 @@ class Lab:
     def run_playbook(self, path: Path, *extra: str) -> str:
         proc = self.playbook(path, *extra)
         output = proc.stdout + proc.stderr
-        assert proc.returncode == 0, f"{path.name} failed (rc {proc.returncode}):\n{tail(output)}"
+        assert proc.returncode == 0, \
+            f"{path.name} failed (rc {proc.returncode}):\n{first_failures(output)}\n{tail(output)}"
         return output
 
 

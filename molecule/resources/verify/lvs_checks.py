@@ -162,11 +162,13 @@ def _parse_responses(data: bytes) -> list[str]:
     return bodies
 
 
-def _exchange(vip: str, port: int, pipeline: int, timeout: float) -> dict:
-    """One fresh TCP connection: `pipeline` GETs sent at once, the last one closing; read to EOF."""
+def _exchange(vip: str, port: int, pipeline: int, timeout: float, source: str | None = None) -> dict:
+    """One fresh TCP connection (from `source`, else the route's address): `pipeline` GETs sent at once, the
+    last one closing; read to EOF."""
     out: dict = {"error": None, "bodies": [], "peer": None, "local": None, "bytes": 0}
     try:
-        with socket.create_connection((vip, port), timeout=timeout) as sock:
+        with socket.create_connection((vip, port), timeout=timeout,
+                                      source_address=(source, 0) if source else None) as sock:
             out["peer"], out["local"] = list(sock.getpeername()), list(sock.getsockname())
             # short requests: the replies must be much larger than the requests (see measure_bytes)
             one = b"GET / HTTP/1.1\r\nHost:v\r\n\r\n"
@@ -187,10 +189,13 @@ def _exchange(vip: str, port: int, pipeline: int, timeout: float) -> dict:
 
 
 def client_main(params: dict) -> dict:
-    """params: vip, port, client, connections, pipeline (GETs per connection), timeout (per connection),
-    deadline (whole run), interfaces (bridges to watch), flush_neigh (forget the VIP's MAC first),
-    max_errors (stop after that many failed connections)."""
-    vip, port = params["vip"], int(params["port"])
+    """params: vip, port (or ports: the connections go to each in turn), client, connections, pipeline (GETs
+    per connection), timeout (per connection), deadline (whole run), interfaces (bridges to watch),
+    flush_neigh (forget the VIP's MAC first), max_errors (stop after that many failed connections), bind
+    (connect from the `client` address)."""
+    vip = params["vip"]
+    ports = [int(p) for p in params.get("ports") or [params["port"]]]
+    port = ports[0]
     deadline = time.monotonic() + float(params.get("deadline", 120))
     results = []
     errors = 0
@@ -201,7 +206,8 @@ def client_main(params: dict) -> dict:
             if time.monotonic() > deadline:
                 results.append({"error": "client deadline reached", "bodies": []})
                 break
-            results.append(_exchange(vip, port, int(params.get("pipeline", 1)), float(params.get("timeout", 5))))
+            results.append(_exchange(vip, ports[_connection % len(ports)], int(params.get("pipeline", 1)),
+                                     float(params.get("timeout", 5)), params["client"] if params.get("bind") else None))
             errors += results[-1]["error"] is not None
             if errors >= int(params.get("max_errors", 3)):
                 break  # bounded: a broken setup fails in a few timeouts, not in one per connection
@@ -289,10 +295,13 @@ class Lab:
 
     # traffic from the client namespace
     def client(self, vip: str, port: int, client: str, connections: int, pipeline: int = 1,
-               flush_neigh: bool = False, timeout: float = 5.0, deadline: float = 120.0) -> dict:
+               flush_neigh: bool = False, timeout: float = 5.0, deadline: float = 120.0,
+               ports: list | None = None, bind: bool = False) -> dict:
+        """`ports`: the connections go to each in turn instead of `port`; `bind`: from the `client` address
+        (one the namespace holds), not the one its route picks."""
         params = {"vip": vip, "port": port, "client": client, "connections": connections, "pipeline": pipeline,
                   "timeout": timeout, "deadline": deadline, "interfaces": self.bridges(),
-                  "flush_neigh": flush_neigh}
+                  "flush_neigh": flush_neigh, "ports": ports, "bind": bind}
         proc = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable, str(Path(__file__).resolve()),
                                "client", json.dumps(params)],
                               capture_output=True, text=True, timeout=deadline + 30, check=False)
@@ -648,7 +657,7 @@ def check_vip_on(lab: Lab, vip: str, interface: str | None = None) -> dict:
 # --------------------------------------------------------------------------------------------------
 # Reboot survival: what the roles set comes back with no Ansible run in between.
 # --------------------------------------------------------------------------------------------------
-BOOT_UNITS = ("lvs-director.service", "lvs-realserver.service", "keepalived.service")
+BOOT_UNITS = ("lvs-fwmark.service", "lvs-director.service", "lvs-realserver.service", "keepalived.service")
 
 
 def guest_run(lab: Lab, host: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess:

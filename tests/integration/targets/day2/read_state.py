@@ -13,6 +13,14 @@ def addresses(*dev):
     return sorted(line.split()[3].split('/')[0] for line in run('ip', '-o', '-4', 'address', 'show', *dev).splitlines())
 
 
+def run_if(*argv):
+    """run(), or None where the command is not installed."""
+    try:
+        return run(*argv)
+    except FileNotFoundError:
+        return None
+
+
 def text(path):
     try:
         with open(path) as handle:
@@ -36,4 +44,11 @@ print(json.dumps({
     'sysctl_d': text('/etc/sysctl.d/60-lvs-realserver.conf'),
     'modules_load': text('/etc/modules-load.d/lvs-realserver.conf'),
     'noarp_state': text('/var/lib/lvs-cluster/noarp_vip.json'),
+    'nft': run_if('nft', 'list', 'table', 'inet', 'lvs_cluster'),
+    'fwmark_file': text('/etc/lvs-cluster/fwmark.nft'),
+    'fwmark_unit': text('/etc/systemd/system/lvs-fwmark.service'),
+    'fwmark_active': run('systemctl', 'is-active', 'lvs-fwmark.service').strip(),
+    'fwmark_enabled': run('systemctl', 'is-enabled', 'lvs-fwmark.service').strip(),
+    'ipv6_lo': sorted(line.split()[3].split('/')[0]
+                      for line in run('ip', '-o', '-6', 'address', 'show', 'dev', 'lo').splitlines()),
 }))
