@@ -57,11 +57,21 @@ sanity: deps
 
 # Two sessions: the sanity checks first (on two workers, a few minutes), then everything else; both run
 # whatever the first gave, and the first failure's status is make's. A PYTEST_ARGS selection that leaves
-# one session with nothing to run (pytest's status 5) is not a failure.
-test: image
-	@status=0; \
+# one session with nothing to run (pytest's status 5) is not a failure. The guest image, which only the
+# second session needs, is built meanwhile (mostly downloads and disk writes beside the sanity checks'
+# CPU): its log is shown once it is done, and a failed build fails the run before the second session.
+test: deps
+	@mkdir -p .build; \
+	$(PY) -m lab build > .build/image-build.log 2>&1 & build=$$!; \
+	status=0; \
 	for session in "$(SANITY_PYTEST)" "$(PY) -m pytest tests --ignore=tests/sanity"; do \
-	  $$session $(PYTEST_ARGS); rc=$$?; \
+	  if [ -n "$$build" ]; then \
+	    $$session $(PYTEST_ARGS); rc=$$?; \
+	    wait $$build; built=$$?; build=; cat .build/image-build.log; \
+	    if [ $$built -ne 0 ]; then echo "make test: the guest image build failed (status $$built)" >&2; exit $$built; fi; \
+	  else \
+	    $$session $(PYTEST_ARGS); rc=$$?; \
+	  fi; \
 	  if [ $$rc -eq 5 ] && [ -n "$(strip $(PYTEST_ARGS))" ]; then rc=0; fi; \
 	  if [ $$status -eq 0 ]; then status=$$rc; fi; \
 	done; \
