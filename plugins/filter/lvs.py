@@ -276,7 +276,7 @@ def _floating(hostvars, directors):
     return out
 
 
-def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_address'):
+def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_address', vips=None):
     """Problems that would break the cluster, found before anything changes: [] when all is well.
 
     Needs the directors' network facts, and for TUN real servers the registered `__lvs_ipip` (result of
@@ -314,7 +314,7 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
     # ARP for the same address. Only VRRP (the keepalived backend) gives a shared VIP one holder.
     backends = {d: hostvars[d].get('director_backend', 'ipvs') for d in directors}
     static = sorted(d for d in directors if backends[d] == 'ipvs')
-    vips = sorted({key.address for key in table.services if key.address})
+    vips = sorted({key.address for key in table.services if key.address} | {_normal(v) for v in vips or []})
     if len(static) > 1 and vips:
         problems.append('directors %s all run the ipvs backend and would all hold VIP(s) %s: two hosts '
                         'answering ARP for one address; set director_backend: keepalived (VRRP gives each '

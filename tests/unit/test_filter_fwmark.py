@@ -157,3 +157,15 @@ def test_marks_are_non_zero_and_one_service_each_per_family():
     assert "services[1]: duplicate of services[0] (fwmark 10 ipv4)" in message, message
     message = refused([web_both(fwmark=0)])
     assert "services[0].fwmark: 0 is out of range" in message, message
+
+
+def test_preflight_sees_matched_vips_held_by_two_static_directors():
+    from ansible_collections.lvs.cluster.plugins.filter.lvs import lvs_preflight
+    facts = {"interfaces": ["eth1"], "eth1": {"ipv4": {"address": "198.51.100.10", "netmask": "255.255.255.0"}}}
+    hostvars = dict(HOSTVARS, lb={"ansible_facts": facts}, lb2={"ansible_facts": facts})
+    services = [web_both()]
+    table = lvs_table(services, hostvars, GROUPS)
+    assert lvs_preflight(table, hostvars, ["lb", "lb2"], ["rs1", "rs2"]) == []  # the table alone has no VIP
+    vips = [v["address"] for v in lvs_director_vips(services, hostvars, GROUPS)["place"]]
+    (problem,) = lvs_preflight(table, hostvars, ["lb", "lb2"], ["rs1", "rs2"], vips=vips)
+    assert problem.startswith("directors lb and lb2 all run the ipvs backend and would all hold VIP(s) 198.51.100.130")
