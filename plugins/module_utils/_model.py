@@ -454,20 +454,24 @@ def _check_unknown(params, allowed, path, errors):
 _BROADCAST = ipaddress.IPv4Address('255.255.255.255')
 
 
+def unicast_problem(ip):
+    """Why the ipaddress `ip` cannot be a service's or a real server's address, or None."""
+    if ip.is_unspecified:
+        return 'the unspecified address'
+    if ip.is_multicast:
+        return 'a multicast address'
+    if ip == _BROADCAST:
+        return 'the broadcast address'
+    if ip.version == 6 and ip.is_link_local:
+        return 'an IPv6 link-local address'
+    return None
+
+
 @functools.lru_cache(maxsize=65536)
 def _address_info(text):
     """(ip, why it is unusable or None); cached: big tables repeat real servers."""
     ip = ipaddress.ip_address(text)
-    reason = None
-    if ip.is_unspecified:
-        reason = 'the unspecified address'
-    elif ip.is_multicast:
-        reason = 'a multicast address'
-    elif ip == _BROADCAST:
-        reason = 'the broadcast address'
-    elif ip.version == 6 and ip.is_link_local:
-        reason = 'an IPv6 link-local address'
-    return ip, reason
+    return ip, unicast_problem(ip)
 
 
 @functools.lru_cache(maxsize=65536)

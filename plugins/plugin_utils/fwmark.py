@@ -80,11 +80,13 @@ def _parse_match(item, key, where, errors):
         except ValueError:
             errors.add(here, '%r is not an IPv4 or IPv6 address' % (value,), 'an %s address' % key.family)
             continue
+        # the rule of a service's own VIP, and no loopback address: the director's lo would swallow it
+        problem = _model.unicast_problem(address) or ('a loopback address' if address.is_loopback else None)
         if address.version != version:
             errors.add(here, '%s is not %s, the family of the service (fwmark %d)' % (address, key.family, key.fwmark),
                        "an %s address, or a service of the address's family" % key.family)
-        elif address.is_unspecified or address.is_multicast or address.is_loopback:
-            errors.add(here, '%s cannot be a VIP' % address, 'a unicast address that is not the loopback')
+        elif problem:
+            errors.add(here, '%s cannot be a VIP: it is %s' % (address, problem), 'a unicast address that is not the loopback')
         elif address.compressed not in addresses:
             addresses.append(address.compressed)
     protocol = item.get('protocol', 'tcp')

@@ -103,6 +103,8 @@ def test_keepalived_holds_the_matched_addresses_by_vrrp():
     (web_both(match={"addresses": ["198.51.100.130\nflush ruleset"]}), "services[0].match.addresses[0]",
      "not an IPv4 or IPv6 address"),
     (web_both(match={"addresses": ["127.0.0.1"]}), "services[0].match.addresses[0]", "cannot be a VIP"),
+    # the rule of a service's own address
+    (web_both(match={"addresses": ["255.255.255.255"]}), "services[0].match.addresses[0]", "the broadcast address"),
     (web_both(match={"addresses": []}), "services[0].match.addresses", "is required"),
     (web_both(match={"addresses": ["198.51.100.130"], "protocol": "icmp"}), "services[0].match.protocol", "tcp, udp, sctp"),
     (web_both(match={"addresses": ["198.51.100.130"], "port": 80}), "services[0].match", "unknown key(s) port"),
