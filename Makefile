@@ -65,12 +65,10 @@ test: deps
 	$(PY) -m lab build > .build/image-build.log 2>&1 & build=$$!; \
 	status=0; \
 	for session in "$(SANITY_PYTEST)" "$(PY) -m pytest tests --ignore=tests/sanity"; do \
+	  $$session $(PYTEST_ARGS); rc=$$?; \
 	  if [ -n "$$build" ]; then \
-	    $$session $(PYTEST_ARGS); rc=$$?; \
 	    wait $$build; built=$$?; build=; cat .build/image-build.log; \
 	    if [ $$built -ne 0 ]; then echo "make test: the guest image build failed (status $$built)" >&2; exit $$built; fi; \
-	  else \
-	    $$session $(PYTEST_ARGS); rc=$$?; \
 	  fi; \
 	  if [ $$rc -eq 5 ] && [ -n "$(strip $(PYTEST_ARGS))" ]; then rc=0; fi; \
 	  if [ $$status -eq 0 ]; then status=$$rc; fi; \
