@@ -7,7 +7,7 @@ import os
 import re
 import sys
 
-from . import image, inventory, lab, load, net, topology, vm
+from . import accel, image, inventory, lab, load, net, template, topology, vm
 from .prereq import PrerequisiteError
 from .proc import CommandError
 
@@ -23,7 +23,8 @@ def lab_name(value: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("build", help="build the guest image if its recipe changed (cached otherwise)")
+    p = sub.add_parser("build", help="build the guest image if its recipe changed (cached otherwise), and the "
+                                     "saved guest labs are restored from (template.py)")
     p.add_argument("--force", action="store_true", help="rebuild even if the cache has the image")
     p = sub.add_parser("up", help="boot a topology; clears a stale lab of the same name first")
     p.add_argument("topology", help="dr, nat, tun, ha, or a path to a topology .yml")
@@ -69,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_build(args) -> int:
     img = image.build() if args.force else image.ensure()
+    for failed in img.folder.glob("template-*.failed"):  # asked for again: try again
+        failed.unlink()
+    template.ensure(img, accel.choose(img.kernel))
     print(img.folder)
     return 0
 

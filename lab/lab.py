@@ -4,13 +4,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import accel as accel_mod
 from . import image as image_mod
-from . import inventory, net, paths, prereq, vm
+from . import inventory, net, paths, prereq, template, vm
 from .proc import CommandError, run, say
 from .topology import Topology
 
@@ -29,21 +30,25 @@ def up(topo: Topology, lab: str, replace: bool = False) -> dict:
     down(lab, quiet=True)
     img = image_mod.ensure()
     accel = accel_mod.choose(img.kernel)
+    saved = template.ensure(img, accel)
     state = paths.state_dir(lab)
     state.mkdir(parents=True)
     started = time.monotonic()
-    record = {"lab": lab, "topology": topo.name, "namespace": net.namespace(lab), "accel": accel, "hosts": {}}
+    record = {"lab": lab, "topology": topo.name, "namespace": net.namespace(lab), "accel": accel,
+              "boot": "restore" if saved else "cold", "hosts": {}}
     _save(state, record)
     key = state / "id_ed25519"
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"lvs-lab-{lab}", "-f", str(key)])
     pubkey = key.with_suffix(".pub").read_text()
     try:
         net.create(topo, lab)
-        guests = _start_guests(topo, lab, img, state, pubkey, record, accel)
-        say(f"{lab}: {len(guests)} guests started ({accel}); waiting for SSH")
+        guests = _start_guests(topo, lab, img, state, pubkey, record, accel, saved)
+        say(f"{lab}: {len(guests)} guests {'restored' if saved else 'started'} ({accel}); waiting for SSH")
         deadline = time.monotonic() + BOOT_DEADLINE
         with ThreadPoolExecutor(max_workers=len(guests)) as pool:
-            ready = dict(zip(guests, pool.map(lambda g: vm.wait_ssh(g, key, deadline), guests.values())))
+            ready = dict(zip(guests, pool.map(lambda g: _ready(lab, g, key, saved, record, deadline),
+                                              guests.values())))
+        _save(state, record)
         for name, guest in guests.items():
             record["hosts"][name]["ssh_ready_s"] = round(ready[name] - started, 1)
         record["up_seconds"] = round(max(ready.values()) - started, 1)
@@ -58,11 +63,28 @@ def up(topo: Topology, lab: str, replace: bool = False) -> dict:
     return record
 
 
-def _start_guests(topo: Topology, lab: str, img, state: Path, pubkey: str, record: dict, accel: str) -> dict:
+def _ready(lab: str, guest: vm.Guest, key: Path, saved, record: dict, deadline: float) -> float:
+    """When `guest` answers SSH with the lab's key; a restored guest is first given its identity, and one
+    that cannot take it is booted cold instead (and says why)."""
+    entry = record["hosts"][guest.name]
+    if entry["boot"] == "restore":
+        append = entry["command"][entry["command"].index("-append") + 1]
+        try:
+            template.finish(guest, saved, append, deadline)
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            say(f"{lab}: {guest.name} could not be restored ({exc}); booting it cold")
+            vm.power_off(lab, guest.name)
+            power_on(lab, guest.name, wait=False, record=record)
+            entry["boot"] = "cold after a failed restore"
+    return vm.wait_ssh(guest, key, deadline)
+
+
+def _start_guests(topo: Topology, lab: str, img, state: Path, pubkey: str, record: dict, accel: str,
+                  saved) -> dict:
     lab_byte = hashlib.sha1(lab.encode()).digest()[0]
     guests = {}
     for index, host in enumerate(topo.hosts.values(), start=1):
-        nics = [(vm.mac(lab_byte, index, 0), "eth0", [f"{vm.MGMT_GUEST}/28"], None)]
+        nics = [(vm.MGMT_MAC, "eth0", [f"{vm.MGMT_GUEST}/28"], None)]
         for n, nic in enumerate(host.nics, start=1):
             tap = net.tap_name(lab, index, n)
             net.create_tap(tap)
@@ -74,7 +96,7 @@ def _start_guests(topo: Topology, lab: str, img, state: Path, pubkey: str, recor
                              overlay=state / f"{host.name}.qcow2", pidfile=state / f"{host.name}.pid",
                              console=state / f"{host.name}.console.log", nics=nics)
             try:
-                pid, cmd = vm.start(guest, img, pubkey, list(host.routes), accel)
+                pid, cmd = vm.start(guest, img, pubkey, list(host.routes), accel, saved)
                 break
             except CommandError as err:
                 if "host forwarding" not in str(err) or attempt == PORT_ATTEMPTS - 1:
@@ -82,7 +104,8 @@ def _start_guests(topo: Topology, lab: str, img, state: Path, pubkey: str, recor
         taps = [[tap, nic.lan] for (_, _, _, tap), nic in zip(nics[1:], host.nics)]
         # the command and taps are kept so that power_on() can boot this guest again from its own disk
         record["hosts"][host.name] = {"pid": pid, "ssh_port": guest.ssh_port, "command": cmd, "taps": taps,
-                                      "pidfile": str(guest.pidfile), "console": str(guest.console)}
+                                      "pidfile": str(guest.pidfile), "console": str(guest.console),
+                                      "boot": "restore" if saved else "cold"}
         _save(state, record)
         for tap, lan in taps:
             net.attach_tap(lab, tap, lan)
@@ -98,9 +121,9 @@ def power_off(lab: str, host: str) -> None:
     say(f"{lab}: {host} powered off")
 
 
-def power_on(lab: str, host: str, wait: bool = True) -> float:
+def power_on(lab: str, host: str, wait: bool = True, record: dict | None = None) -> float:
     """Boot a powered-off guest again from its own disk; returns seconds until SSH answers (or 0)."""
-    record = _host_record(lab, host)
+    record = record or _host_record(lab, host)
     entry = record["hosts"][host]
     if vm.process_name(lab, host) in vm.lab_processes(lab).values():
         raise RuntimeError(f"{lab}: {host} is already running")
@@ -182,6 +205,6 @@ def status(lab: str) -> dict | None:
 
 
 def _save(state: Path, record: dict) -> None:
-    tmp = state / "state.json.tmp"
+    tmp = state / f"state.json.tmp-{threading.get_ident()}"  # guests are readied in threads
     tmp.write_text(json.dumps(record, indent=2))
     tmp.replace(state / "state.json")

@@ -22,6 +22,9 @@ from .proc import run
 MGMT_NET = "203.0.113.240/28"
 MGMT_HOST = "203.0.113.241"
 MGMT_GUEST = "203.0.113.242"
+# One MAC for every guest's management NIC: each sits alone on a user network of its own, and a guest
+# restored from the saved template (template.py) keeps the template's.
+MGMT_MAC = "52:54:00:00:00:01"
 MEMORY_MB = 512
 PROCESS_PREFIX = "lvslab-"
 KERNEL_ARGS = ("root=/dev/vda rw console=ttyS0 net.ifnames=0 mitigations=off "
@@ -67,36 +70,54 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def command(guest: Guest, image: Image, pubkey: str, routes: list, accel: str = "tcg") -> list[str]:
-    key_type, key_blob = pubkey.split()[:2]
-    append = [KERNEL_ARGS, f"lab.host={guest.name}", f"lab.key={key_type}:{key_blob}"]
+def command(guest: Guest, image: Image, pubkey: str, routes: list, accel: str = "tcg",
+            daemonize: bool = True) -> list[str]:
+    """The QEMU command line that cold-boots `guest`. A restore (template.py) adds -incoming to it: the
+    devices up to the management NIC, and the machine, must stay those of the saved template."""
     cmd = ["qemu-system-x86_64", "-name", f"{guest.process_name},process={guest.process_name}",
            *accel_mod.qemu_args(accel), "-smp", "1", "-m", str(MEMORY_MB),
            "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
-           "-serial", f"file:{guest.console}", "-daemonize", "-pidfile", str(guest.pidfile),
+           "-serial", f"file:{guest.console}", *(["-daemonize"] if daemonize else []), "-pidfile", str(guest.pidfile),
            "-kernel", str(image.kernel), "-initrd", str(image.initrd),
            "-drive", f"file={guest.overlay},if=none,id=root,format=qcow2,cache=unsafe,discard=unmap",
-           "-device", "virtio-blk-pci,drive=root,addr=0x2"]
-    for slot, (nic_mac, ifname, addrs, tap) in enumerate(guest.nics, start=3):
+           "-device", "virtio-blk-pci,drive=root,addr=0x2",
+           # A new generation ID at every QEMU start: Linux reseeds its random pool when a restored guest
+           # sees it change, so clones of one saved guest do not share their randomness.
+           "-device", "vmgenid,guid=auto"]
+    return cmd + nic_args(guest.nics, guest.ssh_port) + ["-append", " ".join(append_words(guest, pubkey, routes))]
+
+
+def append_words(guest: Guest, pubkey: str, routes: list) -> list[str]:
+    """The kernel command line: KERNEL_ARGS, then the words lab-init reads (the guest's identity)."""
+    key_type, key_blob = pubkey.split()[:2]
+    words = [KERNEL_ARGS, f"lab.host={guest.name}", f"lab.key={key_type}:{key_blob}"]
+    words += [f"lab.if={nic_mac},{ifname}" + "".join(f",{a}" for a in addrs) for nic_mac, ifname, addrs, _tap in guest.nics]
+    return words + [f"lab.route={dest},{via}" for dest, via in routes]
+
+
+def nic_args(nics: list, ssh_port: int) -> list[str]:
+    cmd = []
+    for slot, (nic_mac, _ifname, _addrs, tap) in enumerate(nics, start=3):
         netdev = f"n{slot}"
         if tap is None:
             cmd += ["-netdev", f"user,id={netdev},restrict=on,ipv6=off,net={MGMT_NET},host={MGMT_HOST},"
-                               f"hostfwd=tcp:127.0.0.1:{guest.ssh_port}-{MGMT_GUEST}:22"]
+                               f"hostfwd=tcp:127.0.0.1:{ssh_port}-{MGMT_GUEST}:22"]
         else:
             cmd += ["-netdev", f"tap,id={netdev},ifname={tap},script=no,downscript=no"]
         # Pinned PCI slots and MACs: the guest's lab-init names each NIC by its MAC.
         cmd += ["-device", f"virtio-net-pci,netdev={netdev},mac={nic_mac},addr={slot:#x}"]
-        append.append(f"lab.if={nic_mac},{ifname}" + "".join(f",{a}" for a in addrs))
-    append += [f"lab.route={dest},{via}" for dest, via in routes]
-    cmd += ["-append", " ".join(append)]
     return cmd
 
 
-def start(guest: Guest, image: Image, pubkey: str, routes: list, accel: str = "tcg") -> tuple[int, list[str]]:
-    """A new overlay and a booted guest: (pid, the QEMU command, kept to power the guest on again)."""
-    run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image.disk), "-F", "qcow2", str(guest.overlay)])
+def start(guest: Guest, image: Image, pubkey: str, routes: list, accel: str = "tcg",
+          saved=None) -> tuple[int, list[str]]:
+    """A new overlay and a started guest: (pid, the cold-boot command, kept to power the guest on again).
+    With `saved` (a template.Template) the guest is restored from it instead of booted: its overlay then
+    lies on the template's disk, and template.finish() must give it its identity."""
+    backing = saved.disk if saved else image.disk
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(backing), "-F", "qcow2", str(guest.overlay)])
     cmd = command(guest, image, pubkey, routes, accel)
-    return boot(cmd, guest.pidfile), cmd
+    return boot(cmd + (saved.incoming_args() if saved else []), guest.pidfile), cmd
 
 
 def boot(cmd: list[str], pidfile: Path) -> int:
@@ -135,7 +156,7 @@ def wait_ssh(guest: Guest, key: Path, deadline: float) -> float:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{guest.name}: no SSH on 127.0.0.1:{guest.ssh_port} before the deadline; "
                                f"console log: {guest.console}")
-        time.sleep(1)
+        time.sleep(0.5)
 
 
 def _pid_alive(pidfile: Path) -> bool:

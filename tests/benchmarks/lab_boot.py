@@ -3,8 +3,10 @@
     python tests/benchmarks/lab_boot.py [--rebuild] [--runs N]
 
 - image build time: from the cached image's record, or measured now with --rebuild;
-- `up` wall time of the 3-guest `dr` topology until every guest answers SSH (goal: at most 30 s on 2 cores);
-- peak resident memory (VmHWM) of each QEMU process after boot (goal: at most 600 MB).
+- `up` wall time of the 3-guest `dr` topology until every guest answers SSH, guests restored from the
+  saved template (lab/template.py) and booted cold, alternately in one run (goal: at most 30 s on 2 cores);
+- the template's own build time (boot, warm-up, save), paid once per image;
+- peak resident memory (VmHWM) of each QEMU process after `up` (goal: at most 600 MB).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from lab import image, lab, topology  # noqa: E402
+from lab import accel, image, lab, template, topology  # noqa: E402
 
 LAB = f"boot-{os.getpid()}"  # a name of its own: another run's lab is never taken down
 
@@ -35,23 +37,37 @@ def main() -> int:
     else:
         img = image.ensure()
         build_s = json.loads((img.folder / "recipe.json").read_text())["build_seconds"]
+    saved = template.ensure(img, accel.choose(img.kernel))
+    if saved is None:
+        print("no template on this machine: only cold boots are measured")
     topo = topology.load("dr")
-    ups, rss = [], []
+    ups: dict = {"restore": [], "cold": []}
+    rss: dict = {"restore": [], "cold": []}
     try:
         for _run in range(args.runs):
-            started = time.monotonic()
-            lab.up(topo, LAB)
-            ups.append(time.monotonic() - started)
-            record = lab.status(LAB)
-            rss.extend(h["peak_rss_mb"] for h in record["hosts"].values())
-            lab.down(LAB)
+            for mode in ("restore", "cold") if saved else ("cold",):
+                os.environ["LVS_LAB_BOOT"] = "auto" if mode == "restore" else "cold"
+                started = time.monotonic()
+                lab.up(topo, LAB)
+                ups[mode].append(time.monotonic() - started)
+                record = lab.status(LAB)
+                assert record["boot"] == mode, record["boot"]
+                rss[mode].extend(h["peak_rss_mb"] for h in record["hosts"].values())
+                lab.down(LAB)
     finally:
         lab.down(LAB, quiet=True)
     print(f"image build (mmdebstrap to qcow2): {build_s:.0f} s {'(measured now)' if args.rebuild else '(cached record)'}")
-    print(f"up, 3-guest dr topology, to SSH-ready: median {statistics.median(ups):.1f} s "
-          f"(runs: {', '.join(f'{u:.1f}' for u in ups)}; goal <= 30 s)")
-    print(f"peak host memory per guest: max {max(rss):.0f} MB, median {statistics.median(rss):.0f} MB "
-          f"(goal <= 600 MB)")
+    if saved:
+        built = json.loads((saved.folder / "template.json").read_text())
+        print(f"template (boot, warm-up, save; once per image): {built['build_seconds']:.0f} s, {built['state_mb']:.0f} MB")
+    for mode in ("restore", "cold"):
+        if ups[mode]:
+            print(f"up, 3-guest dr topology, {mode}, to SSH-ready: median {statistics.median(ups[mode]):.1f} s "
+                  f"(runs: {', '.join(f'{u:.1f}' for u in ups[mode])}; goal <= 30 s)")
+            print(f"peak host memory per guest, {mode}: max {max(rss[mode]):.0f} MB, "
+                  f"median {statistics.median(rss[mode]):.0f} MB (goal <= 600 MB)")
+    if ups["restore"]:
+        print(f"restore / cold: {statistics.median(ups['restore']) / statistics.median(ups['cold']):.2f}")
     return 0
 
 
