@@ -23,16 +23,19 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.metadata
 import json
 import os
 import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import inventory as inventory_mod
 from . import vm
 from .image import Image
 from .proc import run, say
@@ -40,11 +43,19 @@ from .proc import run, say
 FORMAT = 1  # bump when what a template holds or how a guest is finished changes
 SAVE_DEADLINE = 120  # seconds for QEMU to write the stream
 MODES = ("auto", "cold")
+KEEP = 3  # templates kept per image (about 190 MB each); see _prune
 # Page cache the first task on every guest would otherwise read from disk under emulation: Python and
 # the standard library the modules import, and pyroute2 in the modules' venv. Warmed once, restored free.
 WARM_UP = ("python3 -c 'import json, zipfile, tempfile, shutil, subprocess, shlex, ipaddress, socket, "
            "struct, select, hashlib, fcntl, glob, platform, locale, runpy' && "
            "/opt/lvs-cluster/venv/bin/python -c 'import pyroute2' 2>/dev/null; sync")
+# The first Ansible task on each interpreter of a fresh guest costs 20-35 s under TCG against 5 s for
+# the next ones: it compiles ansible-core's module_utils (lab_zipimport_cache.py keeps the bytecode) and
+# starts the interpreter's module zygote (lab_module_zygote.py). Tasks run on the template before it is
+# saved leave both behind, so every restored guest starts warm. The zygote checks each warm file against
+# every task's payload, so a controller with another ansible-core only loses the head start.
+INTERPRETERS = ("/usr/bin/python3", "/opt/lvs-cluster/venv/bin/python")
+WARM_MODULES = (("ping", ""), ("setup", "gather_subset=!all,!min,network"))
 
 
 @dataclass
@@ -77,7 +88,8 @@ def mode() -> str:
 def template_key(img: Image, accel: str) -> str:
     """What a saved machine depends on: the image, QEMU, the accelerator and the machine it was given."""
     qemu = run(["qemu-system-x86_64", "--version"], check=False).stdout.strip()
-    parts = [img.folder.name, qemu, accel, str(vm.MEMORY_MB), vm.KERNEL_ARGS, vm.MGMT_MAC, str(FORMAT)]
+    parts = [img.folder.name, qemu, accel, str(vm.MEMORY_MB), vm.KERNEL_ARGS, vm.MGMT_MAC, str(FORMAT),
+             _ansible_version() or "no ansible"]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -92,17 +104,31 @@ def ensure(img: Image, accel: str) -> Template | None:
     with open(img.folder / "template.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (folder / "template.json").is_file():
+            (folder / "template.json").touch()  # in use: pruned last
             return Template(folder)
         if failed.is_file():
             return None
-        for old in img.folder.glob("template-*"):
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
+        _prune(img.folder)
         try:
             return build(img, accel, folder)
         except (RuntimeError, OSError, TimeoutError) as exc:
             failed.write_text(str(exc))
             say(f"template: none for this image ({exc}); guests boot cold")
             return None
+
+
+def _prune(folder: Path, keep: int = KEEP) -> None:
+    """Leave room for one more template: keep the `keep - 1` used last, and what a build still writes.
+    Never all: a running lab's guests lie on their template's disk (a power-on opens it again), and two
+    checkouts of different versions on one machine each want their own."""
+    done = sorted((t for t in folder.glob("template-*") if (t / "template.json").is_file()),
+                  key=lambda t: (t / "template.json").stat().st_mtime, reverse=True)
+    for old in done[keep - 1:]:
+        shutil.rmtree(old, ignore_errors=True)
+    for partial in folder.glob("template-*.tmp-*"):
+        pid = partial.name.rsplit("-", 1)[-1]
+        if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
+            shutil.rmtree(partial, ignore_errors=True)
 
 
 def build(img: Image, accel: str, folder: Path) -> Template:
@@ -131,6 +157,7 @@ def build(img: Image, accel: str, folder: Path) -> Template:
         vm.wait_ssh(guest, tpl.key, time.monotonic() + 600)
         subprocess.run(vm.ssh_base(guest.ssh_port, tpl.key) + [WARM_UP], capture_output=True, timeout=300,
                        check=False)
+        _warm_ansible(guest.ssh_port, tpl.key, work)
         status = _save(qmp_path, tpl.state)
         if status.get("status") != "completed":
             raise RuntimeError(f"QEMU did not save the guest: {status}; {(work / 'qemu.log').read_text()[-500:]}")
@@ -151,6 +178,39 @@ def build(img: Image, accel: str, folder: Path) -> Template:
     work.rename(folder)
     say(f"template: saved in {record['build_seconds']} s ({record['state_mb']} MB)")
     return Template(folder)
+
+
+def _ansible_version() -> str | None:
+    try:
+        return importlib.metadata.version("ansible-core")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _warm_ansible(port: int, key: Path, work: Path) -> None:
+    """Run the warming tasks on the template with this controller's Ansible, when there is one."""
+    ansible = Path(sys.executable).parent / "ansible"
+    if _ansible_version() is None or not ansible.is_file():
+        say("template: no Ansible beside this Python; saved without warm module zygotes")
+        return
+    inventory = work / "inventory.ini"
+    inventory.write_text(f"template ansible_host=127.0.0.1 ansible_port={port} ansible_user=root "
+                         f"ansible_ssh_private_key_file={key} ansible_ssh_pipelining=true "
+                         f"ansible_ssh_common_args='{inventory_mod.SSH_ARGS}'\n")
+    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1")
+    try:
+        for interpreter in INTERPRETERS:
+            for module, args in WARM_MODULES:
+                proc = subprocess.run([str(ansible), "template", "-i", str(inventory), "-m", module, "-a", args,
+                                       "-e", f"ansible_python_interpreter={interpreter}"],
+                                      capture_output=True, text=True, timeout=600, env=env, check=False)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"warming {module} on {interpreter} failed: {proc.stdout[-500:]}")
+    finally:
+        inventory.unlink()
+        # the SSH control master of these runs must not outlive the template's QEMU
+        subprocess.run(["ssh", "-O", "exit", "-o", "ControlPath=~/.ansible/cp/%C", "-p", str(port),
+                        "root@127.0.0.1"], capture_output=True, check=False)
 
 
 def _save(qmp_path: Path, state: Path) -> dict:

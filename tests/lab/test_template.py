@@ -142,3 +142,15 @@ def test_boot_mode_is_auto_or_cold(monkeypatch):
     monkeypatch.setenv("LVS_LAB_BOOT", "warm")
     with pytest.raises(ValueError, match="LVS_LAB_BOOT='warm': accepted values are auto, cold"):
         template.mode()
+
+
+def test_prune_keeps_the_templates_used_last_and_builds_in_progress(tmp_path):
+    for age, key in enumerate(["newest", "second", "third", "oldest"]):
+        (tmp_path / f"template-{key}").mkdir()
+        (tmp_path / f"template-{key}" / "template.json").write_text("{}")
+        os.utime(tmp_path / f"template-{key}" / "template.json", (1e9 - age * 100, 1e9 - age * 100))
+    (tmp_path / f"template-live.tmp-{os.getpid()}").mkdir()  # a build under way
+    (tmp_path / "template-dead.tmp-999999999").mkdir()  # one a killed build left
+    template._prune(tmp_path, keep=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        sorted(["template-newest", "template-second", f"template-live.tmp-{os.getpid()}"])
