@@ -89,10 +89,15 @@ def probe(kernel: Path, qemu: str = "qemu-system-x86_64", seconds: float = PROBE
             proc.stderr.close()
 
 
-def _probe_key(kernel: Path, qemu: str) -> str:
+def qemu_version(qemu: str = "qemu-system-x86_64") -> str:
+    """QEMU's version line(s), or "none" when it cannot run: part of what a cached verdict or a saved
+    guest (template.py) depends on."""
     try:
-        version = subprocess.run([qemu, "--version"], capture_output=True, text=True, check=False).stdout
+        return subprocess.run([qemu, "--version"], capture_output=True, text=True, check=False).stdout.strip()
     except OSError:
-        version = "none"
-    parts = [version.strip(), platform.release(), str(kernel.resolve()), str(os.stat(KVM_DEVICE).st_rdev)]
+        return "none"
+
+
+def _probe_key(kernel: Path, qemu: str) -> str:
+    parts = [qemu_version(qemu), platform.release(), str(kernel.resolve()), str(os.stat(KVM_DEVICE).st_rdev)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

@@ -48,7 +48,6 @@ def up(topo: Topology, lab: str, replace: bool = False) -> dict:
         with ThreadPoolExecutor(max_workers=len(guests)) as pool:
             ready = dict(zip(guests, pool.map(lambda g: _ready(lab, g, key, saved, record, deadline),
                                               guests.values())))
-        _save(state, record)
         for name, guest in guests.items():
             record["hosts"][name]["ssh_ready_s"] = round(ready[name] - started, 1)
         record["up_seconds"] = round(max(ready.values()) - started, 1)

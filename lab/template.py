@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import accel as accel_mod
 from . import inventory as inventory_mod
 from . import vm
 from .image import Image
@@ -87,8 +88,7 @@ def mode() -> str:
 
 def template_key(img: Image, accel: str) -> str:
     """What a saved machine depends on: the image, QEMU, the accelerator and the machine it was given."""
-    qemu = run(["qemu-system-x86_64", "--version"], check=False).stdout.strip()
-    parts = [img.folder.name, qemu, accel, str(vm.MEMORY_MB), vm.KERNEL_ARGS, vm.MGMT_MAC, str(FORMAT),
+    parts = [img.folder.name, accel_mod.qemu_version(), accel, str(vm.MEMORY_MB), vm.KERNEL_ARGS, vm.MGMT_MAC, str(FORMAT),
              _ansible_version() or "no ansible"]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
@@ -198,6 +198,7 @@ def _warm_ansible(port: int, key: Path, work: Path) -> None:
                          f"ansible_ssh_private_key_file={key} ansible_ssh_pipelining=true "
                          f"ansible_ssh_common_args='{inventory_mod.SSH_ARGS}'\n")
     env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1")
+    # The SSH control master these runs share ends when the template's QEMU quits (its connection closes).
     try:
         for interpreter in INTERPRETERS:
             for module, args in WARM_MODULES:
@@ -208,9 +209,6 @@ def _warm_ansible(port: int, key: Path, work: Path) -> None:
                     raise RuntimeError(f"warming {module} on {interpreter} failed: {proc.stdout[-500:]}")
     finally:
         inventory.unlink()
-        # the SSH control master of these runs must not outlive the template's QEMU
-        subprocess.run(["ssh", "-O", "exit", "-o", "ControlPath=~/.ansible/cp/%C", "-p", str(port),
-                        "root@127.0.0.1"], capture_output=True, check=False)
 
 
 def _save(qmp_path: Path, state: Path) -> dict:
