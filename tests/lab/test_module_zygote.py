@@ -127,7 +127,10 @@ def guestlike(tmp_path):
         (tmp_path / "library" / name).write_text(source)
     (tmp_path / "play.yml").write_text(PLAY)
     state = tmp_path / "state"
-    env = dict(os.environ, ANSIBLE_PIPELINING="1", LAB_MODULE_ZYGOTE_DIR=str(state),
+    # The killed task's payload folder outlives it: it goes to the test's own temporary folder.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = dict(os.environ, ANSIBLE_PIPELINING="1", LAB_MODULE_ZYGOTE_DIR=str(state), TMPDIR=str(scratch),
                ANSIBLE_LIBRARY=str(tmp_path / "library"), ANSIBLE_LOCALHOST_WARNING="0")
     env.pop("LAB_MODULE_ZYGOTE", None)
     lab = {"tmp": tmp_path, "python": python, "state": state, "env": env}
