@@ -82,8 +82,8 @@ def realserver_findings(host, state, declared):
     directors: [ADDRESS]} (the realserver role's view of the host, plus the service ports and the directors'
     addresses on the host's LANs)."""
     out = []
-    for vip in declared.get('dr') or ():
-        out.extend(_dr_vip(host, state, vip))
+    if declared.get('dr'):
+        out.extend(_dr(host, state, declared['dr']))
     if declared.get('tun'):
         out.extend(_tun(host, state, declared['tun']))
     if declared.get('nat'):
@@ -97,23 +97,24 @@ def realserver_findings(host, state, declared):
     return out
 
 
-def _dr_vip(host, state, vip):
+def _dr(host, state, vips):
     out = []
-    holders = held(state, vip)
-    quiet = [i for i in holders if (state['interfaces'][i].get('kind') in ('loopback', 'dummy')
-                                    or not state['interfaces'][i].get('arp', True))]
-    if not quiet:
-        where = ('on %s, which answers ARP' % ', '.join(holders)) if holders else 'nowhere'
-        out.append(finding(host, ERROR, 'dr_vip_missing',
-                           'DR VIP %s is not held on lo: the real server drops what the director sends it' % vip,
-                           'VIP %s held %s' % (vip, where), RUN_SITE + ' (the realserver role holds it on lo)'))
+    for vip in vips:
+        holders = held(state, vip)
+        quiet = [i for i in holders if (state['interfaces'][i].get('kind') in ('loopback', 'dummy')
+                                        or not state['interfaces'][i].get('arp', True))]
+        if not quiet:
+            where = ('on %s, which answers ARP' % ', '.join(holders)) if holders else 'nowhere'
+            out.append(finding(host, ERROR, 'dr_vip_missing',
+                               'DR VIP %s is not held on lo: the real server drops what the director sends it' % vip,
+                               'VIP %s held %s' % (vip, where), RUN_SITE + ' (the realserver role holds it on lo)'))
     for interface in lan_interfaces(state):
         ignore, announce = effective(state, 'arp_ignore', interface), effective(state, 'arp_announce', interface)
         if ignore is not None and ignore < 1 or announce is not None and announce < 2:
             out.append(finding(
                 host, ERROR, 'dr_arp_sysctls',
-                'it may answer ARP for DR VIP %s on %s: clients would bypass the director (false load balancing)'
-                % (vip, interface),
+                'it may answer ARP for DR VIP(s) %s on %s: clients would bypass the director (false load balancing)'
+                % (', '.join(vips), interface),
                 'arp_ignore %s, arp_announce %s on %s (the larger of conf.all and conf.%s); wanted at least 1 and 2'
                 % (ignore, announce, interface, interface),
                 RUN_SITE + ' (the realserver role sets net.ipv4.conf.all.arp_ignore=1 and arp_announce=2)'))
@@ -197,15 +198,20 @@ def director_findings(host, state, declared):
 # Across hosts
 # --------------------------------------------------------------------------
 
-def cluster_findings(reports, directors, vips):
-    """`reports`: {host: state}; `directors`: the director host names; `vips`: the VIPs of every service.
-    What no single host can tell: a VIP on more than one director, and who answers ARP for a VIP."""
+def cluster_findings(reports, directors, vips, floating=False):
+    """`reports`: {host: state}; `directors`: the director host names; `vips`: the VIPs of every service;
+    `floating`: VRRP moves the VIPs between the directors (keepalived), so no one director must hold them.
+    What no single host can tell: a VIP on more than one director or, floating, on none, and who answers
+    ARP for a VIP."""
     out = []
-    owners = {}
     for vip in vips:
         holding = [d for d in directors if d in reports and held(reports[d], vip)
                    and not _quiet_only(reports[d], vip)]
-        owners[vip] = holding
+        if floating and not holding and directors:
+            out.append(finding(directors[0], ERROR, 'vip_held_nowhere',
+                               'VIP %s is on no director: nobody takes its traffic' % vip,
+                               'none of %s holds it' % ', '.join(directors),
+                               'check keepalived on the directors (journalctl -u keepalived), then ' + RUN_SITE))
         if len(holding) > 1:
             out.append(finding(holding[1], ERROR, 'vip_on_two_directors',
                                'VIP %s is on %d directors at once: the LAN sees two owners' % (vip, len(holding)),
