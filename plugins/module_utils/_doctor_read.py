@@ -119,11 +119,11 @@ def arp_request(source_mac, source_ip, target_ip):
     return BROADCAST + mac + struct.pack('!H', ETH_P_ARP) + arp
 
 
-def arp_repliers(frame_source, vip):
+def arp_reply_sender(frame, vip):
     """The sender MAC of an ARP reply for `vip` in one received frame, else None."""
-    if len(frame_source) < 42 or frame_source[12:14] != struct.pack('!H', ETH_P_ARP):
+    if len(frame) < 42 or frame[12:14] != struct.pack('!H', ETH_P_ARP):
         return None
-    _htype, _ptype, _hlen, _plen, op, sha, spa = struct.unpack('!HHBBH6s4s', frame_source[14:36])
+    _htype, _ptype, _hlen, _plen, op, sha, spa = struct.unpack('!HHBBH6s4s', frame[14:32])
     if op != 2 or socket.inet_ntoa(spa) != vip:
         return None
     return ':'.join('%02x' % b for b in sha)
@@ -155,7 +155,7 @@ def probe_arp(interface, nic, vip, timeout):
             frame, where = sock.recvfrom(2048)
             if len(where) > 2 and where[2] == PACKET_OUTGOING:
                 continue
-            mac = arp_repliers(frame, vip)
+            mac = arp_reply_sender(frame, vip)
             if mac:
                 replies.add(mac)
     except OSError as exc:
