@@ -158,7 +158,9 @@ def _nat_return(host, state, declared):
                     'from the real server\'s address and reset the connection' % ', '.join(declared['nat']),
                     'default route %s; wanted via %s' % (('via %s dev %s' % (via, route.get('dev'))) if via else
                                                          'none', ' or '.join(wanted) or 'the director'),
-                    RUN_SITE + ' (or set realserver_nat_gateway to the director\'s address on this LAN)')]
+                    'systemctl restart lvs-realserver (its boot script routes replies through %s; site.yml only '
+                    'checks the route, since the host\'s own network configuration may also set it)'
+                    % (declared.get('nat_gateway') or 'the director'))]
 
 
 # --------------------------------------------------------------------------
