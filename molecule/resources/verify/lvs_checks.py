@@ -162,17 +162,21 @@ def _parse_responses(data: bytes) -> list[str]:
     return bodies
 
 
-def _exchange(vip: str, port: int, pipeline: int, timeout: float, source: str | None = None) -> dict:
+def _exchange(vip: str, port: int, pipeline: int, timeout: float, source: str | None = None, pad: int = 0) -> dict:
     """One fresh TCP connection (from `source`, else the route's address): `pipeline` GETs sent at once, the
-    last one closing; read to EOF."""
-    out: dict = {"error": None, "bodies": [], "peer": None, "local": None, "bytes": 0}
+    last one closing (with a header of `pad` bytes: a request larger than one full-size segment); read to
+    EOF."""
+    out: dict = {"error": None, "bodies": [], "peer": None, "local": None, "bytes": 0, "mss": None}
     try:
         with socket.create_connection((vip, port), timeout=timeout,
                                       source_address=(source, 0) if source else None) as sock:
             out["peer"], out["local"] = list(sock.getpeername()), list(sock.getsockname())
+            # the largest segment this side may send: what the server advertised, less TCP options
+            out["mss"] = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
             # short requests: the replies must be much larger than the requests (see measure_bytes)
             one = b"GET / HTTP/1.1\r\nHost:v\r\n\r\n"
-            last = b"GET / HTTP/1.1\r\nHost:v\r\nConnection:close\r\n\r\n"
+            last = b"GET / HTTP/1.1\r\nHost:v\r\n" + (b"X-Pad:" + b"a" * pad + b"\r\n" if pad else b"") \
+                + b"Connection:close\r\n\r\n"
             sock.sendall(one * (pipeline - 1) + last)
             chunks = []
             while True:
@@ -192,7 +196,8 @@ def client_main(params: dict) -> dict:
     """params: vip, port (or ports: the connections go to each in turn), client, connections, pipeline (GETs
     per connection), timeout (per connection), deadline (whole run), interfaces (bridges to watch),
     flush_neigh (forget the VIP's MAC first), max_errors (stop after that many failed connections), bind
-    (connect from the `client` address)."""
+    (connect from the `client` address), pad (bytes of padding in each last request), flush_pmtu (forget the
+    path MTUs learnt first)."""
     vip = params["vip"]
     ports = [int(p) for p in params.get("ports") or [params["port"]]]
     port = ports[0]
@@ -202,12 +207,15 @@ def client_main(params: dict) -> dict:
     with _Sniffer(params["interfaces"], params["client"], vip, port) as sniff:
         if params.get("flush_neigh"):
             subprocess.run(["ip", "neigh", "flush", "to", vip], check=False)
+        if params.get("flush_pmtu"):
+            subprocess.run(["ip", "route", "flush", "cache"], check=False)
         for _connection in range(int(params["connections"])):
             if time.monotonic() > deadline:
                 results.append({"error": "client deadline reached", "bodies": []})
                 break
             results.append(_exchange(vip, ports[_connection % len(ports)], int(params.get("pipeline", 1)),
-                                     float(params.get("timeout", 5)), params["client"] if params.get("bind") else None))
+                                     float(params.get("timeout", 5)), params["client"] if params.get("bind") else None,
+                                     int(params.get("pad", 0))))
             errors += results[-1]["error"] is not None
             if errors >= int(params.get("max_errors", 3)):
                 break  # bounded: a broken setup fails in a few timeouts, not in one per connection
@@ -296,12 +304,14 @@ class Lab:
     # traffic from the client namespace
     def client(self, vip: str, port: int, client: str, connections: int, pipeline: int = 1,
                flush_neigh: bool = False, timeout: float = 5.0, deadline: float = 120.0,
-               ports: list | None = None, bind: bool = False) -> dict:
+               ports: list | None = None, bind: bool = False, pad: int = 0, max_errors: int = 3) -> dict:
         """`ports`: the connections go to each in turn instead of `port`; `bind`: from the `client` address
-        (one the namespace holds), not the one its route picks."""
+        (one the namespace holds), not the one its route picks; `pad`: bytes of padding in each request, which
+        also makes the client forget the path MTUs it learnt."""
         params = {"vip": vip, "port": port, "client": client, "connections": connections, "pipeline": pipeline,
                   "timeout": timeout, "deadline": deadline, "interfaces": self.bridges(),
-                  "flush_neigh": flush_neigh, "ports": ports, "bind": bind}
+                  "flush_neigh": flush_neigh, "ports": ports, "bind": bind, "pad": pad, "flush_pmtu": pad > 0,
+                  "max_errors": max_errors}
         proc = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable, str(Path(__file__).resolve()),
                                "client", json.dumps(params)],
                               capture_output=True, text=True, timeout=deadline + 30, check=False)
@@ -756,6 +766,26 @@ def check_answers(lab: Lab, vip: str, client: str, port: int = 80, settle: float
     counts = poll(answers, lambda c: isinstance(c, Counter) and set(c) == set(lab.realservers),
                   f"fresh connections to {vip}:{port} reach every real server", deadline=settle, interval=2)
     return dict(counts)
+
+
+def check_tun_mss(lab: Lab, vip: str, client: str, port: int = 80, path_mtu: int = 1500) -> dict:
+    """Through the TUN VIP, every real server tells the client a segment size that still fits the director's
+    path once it adds its IPIP header (the realserver role's clamp), where the same server, reached directly,
+    advertises the full size: the clamp, not the path, lowers it."""
+    fits = path_mtu - IPIP_OVERHEAD - 40
+    fig = lab.client(vip, port, client, 2 * len(lab.realservers) + 2, timeout=5.0, deadline=60.0)
+    by_server: dict = {}
+    for result in fig["results"]:
+        assert result["error"] is None and result["bodies"], f"{vip}:{port}: {result}"
+        by_server.setdefault(result["bodies"][0].strip(), set()).add(result["mss"])
+    assert set(by_server) == set(lab.realservers), f"served by {sorted(by_server)}, want {lab.realservers}"
+    for server, sizes in sorted(by_server.items()):
+        assert max(sizes) <= fits, f"{server} through {vip}: MSS {sorted(sizes)}, more than the {fits} that fit the tunnel"
+        direct = lab.client(lab.address(server), port, client, 1, timeout=5.0, deadline=30.0)["results"][0]
+        assert direct["error"] is None and direct["mss"] > fits, \
+            f"{server} reached directly: {direct} (the clamp must only touch what leaves from the VIP)"
+        by_server[server] = {"through_vip": sorted(sizes), "direct": direct["mss"]}
+    return {"fits": fits, "mss": by_server}
 
 
 if __name__ == "__main__":

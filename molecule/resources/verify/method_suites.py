@@ -161,6 +161,9 @@ class TunChecks(RemotePairChecks):
     def test_requests_arrive_through_the_tunnel(self, site):
         print(lvs.check_tunnel_carries(site.lab, site.vip, site.client))
 
+    def test_clients_are_told_a_segment_size_that_fits_the_tunnel(self, site):
+        print(lvs.check_tun_mss(site.lab, site.vip, site.client))
+
     def test_replies_bypass_the_director(self, site):
         lab = site.lab
         fig = lvs.check_replies_bypass_director(lab, site.vip, site.client, encap=lvs.IPIP_OVERHEAD)
@@ -176,12 +179,14 @@ class TunChecks(RemotePairChecks):
     def after_reboot(site) -> None:
         """The director's table came back whole, ipip destinations included (a rules file that ipvsadm -R
         refused half-way once left the VIP with no real server), and each real server holds the VIP on
-        tunl0 with reverse-path filtering off."""
+        tunl0 with reverse-path filtering off and the MSS clamp loaded."""
         for rs in site.lab.realservers:
             out = lvs.guest_run(site.lab, rs, f"ip -o -4 address show dev tunl0 to {site.vip}/32; "
                                               "sysctl -n net.ipv4.conf.all.rp_filter net.ipv4.conf.tunl0.rp_filter").stdout
             assert f"inet {site.vip}/32" in out, f"{rs} after the reboot: no VIP on tunl0: {out!r}"
             assert max(int(v) for v in out.split()[-2:]) in (0, 2), f"{rs} after the reboot: rp_filter {out!r}"
+            clamp = lvs.guest_run(site.lab, rs, "nft list chain ip lvs_realserver tun_mss").stdout
+            assert "maxseg size set" in clamp, f"{rs} after the reboot: no MSS clamp: {clamp!r}"
 
 
 def check_reboot(lab: lvs.Lab, sites: list) -> dict:
