@@ -64,15 +64,19 @@ def lvs_doctor_findings(services, hostvars, groups, directors_group='directors',
     registered as `registered` in its hostvars; a host without one could not be read) judged against the
     declared services."""
     reports = {}
+    why = {}
     for host in list(groups.get(directors_group) or []) + list(groups.get(realserver_group) or []):
         result = (hostvars.get(host) or {}).get(registered) or {}
         reports[host] = result.get('state') if isinstance(result, dict) else None
-    return judge(reports, services, hostvars, groups, directors_group, realserver_group, address_var)
+        if isinstance(result, dict) and result.get('msg') and not reports[host]:
+            why[host] = str(result['msg'])
+    return judge(reports, services, hostvars, groups, directors_group, realserver_group, address_var, why)
 
 
 def judge(reports, services, hostvars, groups, directors_group='directors', realserver_group='realservers',
-          address_var='lvs_address'):
-    """lvs_doctor_findings over `reports` ({host: state or None}), without hostvars' registered results."""
+          address_var='lvs_address', why=None):
+    """lvs_doctor_findings over `reports` ({host: state or None}), without hostvars' registered results;
+    `why`: {host: the message of its failed or skipped read}."""
     table = _table(services, hostvars, groups, realserver_group, address_var)
     directors = list(groups.get(directors_group) or [])
     realservers = list(groups.get(realserver_group) or [])
@@ -88,7 +92,7 @@ def judge(reports, services, hostvars, groups, directors_group='directors', real
         state = (reports or {}).get(host)
         if not state:
             found.append(rules.finding(host, rules.ERROR, 'not_read', 'the doctor could not read this host',
-                                       'no lvs_doctor state (unreachable, or no pyroute2 venv)',
+                                       (why or {}).get(host) or 'no lvs_doctor state (unreachable, or no pyroute2 venv)',
                                        rules.RUN_SITE + ' (it installs what the doctor reads with)'))
             continue
         read[host] = state
@@ -113,11 +117,25 @@ def judge(reports, services, hostvars, groups, directors_group='directors', real
         mine = {str(ipaddress.ip_address(a)) for a in host_addresses(own.get(address_var))}
         ports = sorted({p for a, p in _tcp_dests(table) if a in mine})
         declared = {'dr': list(real.dr), 'tun': list(real.tun), 'nat': list(real.nat),
-                    'nat_gateway': real.nat_gateway, 'ports': ports, 'directors': director_addresses}
+                    'nat_gateway': real.nat_gateway, 'ports': ports, 'directors': director_addresses,
+                    'tun_paths': _tun_paths(read, directors, mine)}
         found.extend(rules.realserver_findings(host, read[host], declared))
     found.extend(rules.cluster_findings(read, [d for d in directors if d in read], vips, floating=floating))
     found.sort(key=lambda f: (f['severity'] != rules.ERROR, f['host'], f['code']))
     return {'findings': found, 'summary': rules.summary(found)}
+
+
+def _tun_paths(read, directors, addresses):
+    """[{director, address, dev, mtu, pmtu_disc}]: each director's path to this real server's `addresses`,
+    as the director read it (pmtu_disc None when ip_vs is not loaded there: the kernel's default is on)."""
+    out = []
+    for director in directors:
+        state = read.get(director) or {}
+        for address, path in sorted((state.get('tun_paths') or {}).items()):
+            if address in addresses and path and path.get('mtu'):
+                out.append(dict(path, director=director, address=address,
+                                pmtu_disc=(state.get('sysctl') or {}).get('net.ipv4.vs.pmtu_disc')))
+    return out
 
 
 def lvs_doctor_text(finding):

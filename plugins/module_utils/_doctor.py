@@ -10,10 +10,13 @@ A host's state (what lvs_doctor reads):
     interfaces: {name: {mac, mtu, up, kind, addresses: ["198.51.100.11/24", ...]}}
     sysctl:     {"net.ipv4.ip_forward": 1, "net.ipv4.conf.all.arp_ignore": 0, ...} (integers)
     modules:    ["ip_vs", "ipip", ...] (loaded)
-    default_route: {"via": ADDRESS or None, "dev": NAME} or None
+    default_route: {"via": ADDRESS or None, "dev": NAME, "mtu": N, "advmss": N (metrics, when set)} or None
+    tun_paths:  {ADDRESS: {"dev": NAME, "mtu": N} or None} (director: its route to each TUN destination)
+    mss_clamps: [{"table", "chain", "mss"}] (real server: nftables rules that set the TCP MSS)
     listening:  [[ADDRESS, PORT], ...] (TCP sockets in LISTEN)
     plan:       the operations that would make the kernel's table the declared one (director), as strings
     probes:     {"connect": [{address, port, ok, error, seconds}], "arp": [{vip, interface, sent, replies: [MAC]}]}
+    vrrp:       {"adverts": [{source, vrid, priority}], "error"} or None (a keepalived director: who it hears)
 
 A finding: {host, severity ("error" or "warning"), code, what, evidence, fix}. Errors fail the doctor's
 play; warnings do not.
@@ -86,6 +89,7 @@ def realserver_findings(host, state, declared):
         out.extend(_dr(host, state, declared['dr']))
     if declared.get('tun'):
         out.extend(_tun(host, state, declared['tun']))
+        out.extend(_tun_mss(host, state, declared['tun'], declared.get('tun_paths') or ()))
     if declared.get('nat'):
         out.extend(_nat_return(host, state, declared))
     for port in sorted(set(declared.get('ports') or ())):
@@ -147,6 +151,47 @@ def _tun(host, state, vips):
     return out
 
 
+# IPIP's header: what the director adds to each packet it relays to a TUN real server.
+IPIP_OVERHEAD = 20
+# IPv4 and TCP headers without options: a segment's payload is the packet's size less these.
+TCP_IPV4_HEADERS = 40
+
+
+def _tun_mss(host, state, vips, paths):
+    """`paths`: each director's route to this host ({director, address, dev, mtu, pmtu_disc}). Clients send
+    segments as large as this host advertises (the MSS in its SYN-ACK); once the director adds its IPIP
+    header they must still fit the director's path, or they get through only where the director's ICMP
+    "fragmentation needed" reaches the client (and hang where a firewall drops it)."""
+    route = state.get('default_route') or {}
+    nic = (state.get('interfaces') or {}).get(route.get('dev') or '')
+    if not paths or not nic:
+        return []
+    link = route.get('mtu') or nic.get('mtu') or 1500
+    limits = [(link - TCP_IPV4_HEADERS, 'MTU %d of %s (the route to clients) less 40' % (link, route.get('dev')))]
+    if route.get('advmss'):
+        limits.append((route['advmss'], 'advmss %d on the default route' % route['advmss']))
+    limits.extend((c['mss'], 'nft %s chain %s sets %d' % (c['table'], c['chain'], c['mss']))
+                  for c in state.get('mss_clamps') or ())
+    advertised, why = min(limits)
+    short = [p for p in paths if p.get('pmtu_disc') != 0 and advertised > p['mtu'] - IPIP_OVERHEAD - TCP_IPV4_HEADERS]
+    if not short:
+        return []
+    worst = min(short, key=lambda p: p['mtu'])
+    fit = worst['mtu'] - IPIP_OVERHEAD - TCP_IPV4_HEADERS
+    clamped = [c for c in state.get('mss_clamps') or () if c['table'] == 'ip lvs_realserver']
+    fix = ('set realserver_tun_mss to %d or less, then %s' % (fit, RUN_SITE) if clamped or fit < 1440 else
+           RUN_SITE + ' (the realserver role clamps the MSS from TUN VIPs to realserver_tun_mss, 1440 by default)')
+    return [finding(host, WARNING, 'tun_mss',
+                    'clients may send segments of %d bytes to TUN VIP(s) %s, but at most %d fit inside the IPIP '
+                    'header of director %s: larger ones get through only where its ICMP "fragmentation needed" '
+                    'reaches the client, and large requests hang behind firewalls that drop ICMP'
+                    % (advertised, ', '.join(vips), fit, worst['director']),
+                    'advertised MSS %d (%s); %s: route to %s via %s, MTU %d, net.ipv4.vs.pmtu_disc %s'
+                    % (advertised, why, worst['director'], worst['address'], worst.get('dev'), worst['mtu'],
+                       1 if worst.get('pmtu_disc') is None else worst['pmtu_disc']),
+                    fix)]
+
+
 def _nat_return(host, state, declared):
     route = state.get('default_route') or {}
     via = route.get('via')
@@ -206,6 +251,7 @@ def cluster_findings(reports, directors, vips, floating=False):
     What no single host can tell: a VIP on more than one director or, floating, on none, and who answers
     ARP for a VIP."""
     out = []
+    masters = vrrp_masters(reports, directors)
     for vip in vips:
         holding = [d for d in directors if d in reports and held(reports[d], vip)
                    and not _quiet_only(reports[d], vip)]
@@ -214,13 +260,19 @@ def cluster_findings(reports, directors, vips, floating=False):
                                'VIP %s is on no director: nobody takes its traffic' % vip,
                                'none of %s holds it' % ', '.join(directors),
                                'check keepalived on the directors (journalctl -u keepalived), then ' + RUN_SITE))
-        if len(holding) > 1:
-            out.append(finding(holding[1], ERROR, 'vip_on_two_directors',
+        keep = [d for d in holding if d in masters]
+        keep = keep[0] if len(keep) == 1 else (holding or [None])[0]
+        for extra in [d for d in holding if d != keep]:
+            evidence = 'held on %s' % ', '.join('%s (%s)' % (d, ', '.join(held(reports[d], vip))) for d in holding)
+            if keep in masters:
+                evidence += '; %s is the VRRP master: %s' % (keep, masters[keep])
+            out.append(finding(extra, ERROR, 'vip_on_two_directors',
                                'VIP %s is on %d directors at once: the LAN sees two owners' % (vip, len(holding)),
-                               'held on %s' % ', '.join('%s (%s)' % (d, ', '.join(held(reports[d], vip)))
-                                                        for d in holding),
-                               'remove it from all but one (with keepalived: check that VRRP adverts pass '
-                               'between them), then ' + RUN_SITE))
+                               evidence,
+                               'on %s: %s (it stays on %s%s; with keepalived, if it comes back, check that VRRP '
+                               'adverts pass between the directors)'
+                               % (extra, '; '.join(_address_del(reports[extra], vip)), keep,
+                                  ', the VRRP master' if keep in masters else '')))
     macs = {}
     for host, state in reports.items():
         for name, nic in (state.get('interfaces') or {}).items():
@@ -241,6 +293,28 @@ def cluster_findings(reports, directors, vips, floating=False):
                                    RUN_SITE + ' (the realserver role makes real servers silent to ARP for the VIP)'
                                    if hosts else 'find the host with MAC %s and remove the VIP from it' % mac))
     return out
+
+
+def vrrp_masters(reports, directors):
+    """{director: evidence} for each director whose VRRP adverts another director hears: a VRRP master."""
+    owner = {str(_ip(a)): d for d in directors for nic in ((reports.get(d) or {}).get('interfaces') or {}).values()
+             for a in nic.get('addresses') or ()}
+    out = {}
+    for listener in directors:
+        for advert in ((reports.get(listener) or {}).get('vrrp') or {}).get('adverts') or ():
+            master = owner.get(advert['source'])
+            if master and master != listener:
+                out.setdefault(master, 'its adverts (VRID %s, from %s) heard by %s'
+                               % (advert['vrid'], advert['source'], listener))
+    return out
+
+
+def _address_del(state, vip):
+    """The `ip address del` commands that take `vip` off the interfaces of `state` that hold it."""
+    want = ipaddress.ip_address(vip)
+    return ['ip -%d address del %s dev %s' % (want.version, a, name)
+            for name, nic in sorted((state.get('interfaces') or {}).items())
+            for a in nic.get('addresses') or () if _ip(a) == want]
 
 
 def _quiet_only(state, vip):

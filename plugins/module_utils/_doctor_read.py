@@ -51,10 +51,10 @@ def read_interfaces(ipr):
 
 
 def read_sysctls(names, proc_sys='/proc/sys'):
-    """IPv4 forwarding and the ARP and reverse-path settings of `all` and of each interface in `names`,
+    """IPv4 forwarding, IPVS's PMTU discovery (TUN), and the ARP and reverse-path settings of `all` and of each interface in `names`,
     as integers (a missing file is left out)."""
     conf = ['net/ipv4/conf/%s/%s' % (name, key) for name in ['all', 'default'] + sorted(names) for key in CONF_KEYS]
-    wanted = ['net/ipv4/ip_forward'] + conf
+    wanted = ['net/ipv4/ip_forward', 'net/ipv4/vs/pmtu_disc'] + conf
     out = {}
     for path in wanted:
         try:
@@ -73,10 +73,52 @@ def read_modules(path='/proc/modules'):
         return []
 
 
+def _metrics(route):
+    metrics = route.get_attr('RTA_METRICS')
+    if metrics is None:
+        return {}
+    return {key: metrics.get_attr(attr) for key, attr in (('mtu', 'RTAX_MTU'), ('advmss', 'RTAX_ADVMSS'))
+            if metrics.get_attr(attr)}
+
+
 def read_default_route(ipr, names_by_index):
+    """{via, dev} of the IPv4 default route, with its `mtu` and `advmss` metrics when it has them."""
     for route in ipr.get_default_routes(family=socket.AF_INET):
-        return {'via': route.get_attr('RTA_GATEWAY'), 'dev': names_by_index.get(route.get_attr('RTA_OIF'))}
+        out = {'via': route.get_attr('RTA_GATEWAY'), 'dev': names_by_index.get(route.get_attr('RTA_OIF'))}
+        out.update(_metrics(route))
+        return out
     return None
+
+
+def read_path_mtu(ipr, address, interfaces, names_by_index):
+    """{dev, mtu} of the route this host takes to `address`: the route's mtu metric (a learnt path MTU
+    included), else its device's MTU; None when there is no route."""
+    try:
+        routes = ipr.route('get', dst=address)
+    except Exception:  # pyroute2 raises NetlinkError: no route (unreachable) is an answer here
+        return None
+    for route in routes:
+        dev = names_by_index.get(route.get_attr('RTA_OIF'))
+        mtu = _metrics(route).get('mtu') or (interfaces.get(dev) or {}).get('mtu')
+        return {'dev': dev, 'mtu': mtu}
+    return None
+
+
+def mss_clamps(ruleset):
+    """[{table, chain, mss}]: every nftables rule of `ruleset` (the JSON of `nft -j list ruleset`) that
+    sets the TCP MSS option to a number."""
+    out = []
+    for item in (ruleset or {}).get('nftables') or ():
+        rule = item.get('rule') if isinstance(item, dict) else None
+        if not rule:
+            continue
+        for expr in rule.get('expr') or ():
+            mangle = expr.get('mangle') if isinstance(expr, dict) else None
+            option = ((mangle or {}).get('key') or {}).get('tcp option') or {}
+            if option.get('name') == 'maxseg' and option.get('field') == 'size' and isinstance(mangle.get('value'), int):
+                out.append({'table': '%s %s' % (rule.get('family'), rule.get('table')), 'chain': rule.get('chain'),
+                            'mss': mangle['value']})
+    return out
 
 
 def read_listening(proc_net='/proc/net'):
@@ -163,4 +205,44 @@ def probe_arp(interface, nic, vip, timeout):
     finally:
         sock.close()
     result['replies'] = sorted(replies)
+    return result
+
+
+IPPROTO_VRRP = 112
+
+
+def vrrp_advert(packet):
+    """{source, vrid, priority} of one VRRP advert (an IPv4 packet, header included), else None."""
+    if len(packet) < 20 or packet[9] != IPPROTO_VRRP:
+        return None
+    start = (packet[0] & 0x0F) * 4
+    if len(packet) < start + 3 or packet[start] & 0x0F != 1:  # type 1: advertisement
+        return None
+    return {'source': socket.inet_ntoa(packet[12:16]), 'vrid': packet[start + 1], 'priority': packet[start + 2]}
+
+
+def listen_vrrp(seconds):
+    """The IPv4 VRRP adverts this host receives for `seconds`: {adverts: [{source, vrid, priority}], error}.
+    A backup hears its master; a master hears none but a rival's (keepalived does not loop its own back)."""
+    result = {'adverts': [], 'error': None}
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_VRRP)
+    except OSError as exc:
+        result['error'] = 'cannot open a raw socket: %s' % (exc.strerror or exc)
+        return result
+    seen = set()
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([sock], [], [], left)[0]:
+                break
+            advert = vrrp_advert(sock.recv(2048))
+            if advert:
+                seen.add((advert['source'], advert['vrid'], advert['priority']))
+    except OSError as exc:
+        result['error'] = exc.strerror or str(exc)
+    finally:
+        sock.close()
+    result['adverts'] = [{'source': a, 'vrid': v, 'priority': p} for a, v, p in sorted(seen)]
     return result

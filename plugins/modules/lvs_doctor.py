@@ -74,6 +74,13 @@ options:
     description: Seconds each probe waits for an answer (a connection, ARP replies).
     type: float
     default: 1.0
+  vrrp_listen:
+    description:
+      - Seconds to listen for VRRP adverts (a keepalived director; 1.5 advert intervals or more). A backup
+        hears its master, which tells the doctor which director rightly holds a VIP that two of them hold.
+      - V(0) does not listen. Accepted - 0 to 60.
+    type: float
+    default: 0.0
 requirements:
   - Linux; pyroute2 >= 0.9.6 on the target host (the pyroute2 role installs it).
   - root (the ARP probe opens a packet socket; the IPVS table is read over netlink).
@@ -118,7 +125,7 @@ state:
         C(ipip), C(dummy), ...) and C(addresses) (with prefix length).
       type: dict
     sysctl:
-      description: C(net.ipv4.ip_forward) and C(arp_ignore), C(arp_announce), C(rp_filter) of C(all),
+      description: C(net.ipv4.ip_forward), C(net.ipv4.vs.pmtu_disc) (when ip_vs is loaded) and C(arp_ignore), C(arp_announce), C(rp_filter) of C(all),
         C(default) and each interface, as integers.
       type: dict
     modules:
@@ -126,8 +133,18 @@ state:
       type: list
       elements: str
     default_route:
-      description: The IPv4 default route (C(via), C(dev)), or null.
+      description: The IPv4 default route (C(via), C(dev), and its C(mtu) and C(advmss) metrics when set), or null.
       type: dict
+    tun_paths:
+      description: On a director given O(services), for each TUN destination's address the route's C(dev) and
+        C(mtu) (the route's mtu metric, else its device's MTU): what fits inside the director's IPIP header.
+        An address without a route maps to null.
+      type: dict
+    mss_clamps:
+      description: On a real server, each nftables rule that sets the TCP MSS option (C(table), C(chain),
+        C(mss)), read with C(nft -j list ruleset); empty without nft.
+      type: list
+      elements: dict
     listening:
       description: TCP sockets in LISTEN, as [address, port].
       type: list
@@ -138,6 +155,10 @@ state:
         table was not read (no O(services), or C(ip_vs) not loaded).
       type: list
       elements: str
+    vrrp:
+      description: With O(vrrp_listen), the VRRP adverts heard (C(adverts) - source, vrid, priority) and an
+        C(error); else null.
+      type: dict
     probes:
       description: C(connect) (address, port, ok, error, seconds) and C(arp) (vip, interface, sent, replies,
         error) results.
@@ -154,6 +175,7 @@ state:
 '''
 
 import ipaddress
+import json
 
 from ansible_collections.lvs.cluster.plugins.module_utils import _doctor_read as read
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import LvsModule, run_module
@@ -174,6 +196,7 @@ def build_module():
             'vip': {'type': 'str', 'required': True},
             'interface': {'type': 'str'}}},
         'probe_timeout': {'type': 'float', 'default': 1.0},
+        'vrrp_listen': {'type': 'float', 'default': 0.0},
     }, supports_check_mode=True)
 
 
@@ -193,6 +216,9 @@ def checked(params):
         problem = unicast_problem_text(probe['vip'])
         if problem or ':' in probe['vip']:
             errors.add('arp[%d].vip' % i, problem or 'not an IPv4 address', 'an IPv4 unicast address', probe['vip'])
+    if not 0 <= params['vrrp_listen'] <= 60:
+        errors.add('vrrp_listen', '%s is out of range' % params['vrrp_listen'], '0 (do not listen) to 60 seconds',
+                   params['vrrp_listen'])
     if not 0 < params['probe_timeout'] <= 60:
         errors.add('probe_timeout', '%s is out of range' % params['probe_timeout'], '0 < seconds <= 60',
                    params['probe_timeout'])
@@ -205,6 +231,28 @@ def unicast_problem_text(text):
         return unicast_problem(ipaddress.ip_address(text))
     except ValueError:
         return 'not an IP address'
+
+
+def tun_dests(table):
+    """The addresses of the table's TUN destinations, once each: the director's path MTU to each is read."""
+    out = []
+    for dests in (table.dests.values() if table is not None else ()):
+        for dest in dests.values():
+            if dest.forwarding == 'tun' and dest.address not in out:
+                out.append(dest.address)
+    return out
+
+
+def read_mss_clamps(module):
+    """The TCP MSS clamps in nftables (none without nft): what a TUN real server advertises may be lowered there."""
+    nft = module.get_bin_path('nft')
+    if not nft:
+        return []
+    rc, out, _err = module.run_command([nft, '-j', 'list', 'ruleset'])
+    try:
+        return read.mss_clamps(json.loads(out)) if rc == 0 else []
+    except ValueError:
+        return []
 
 
 def read_plan(table, modules):
@@ -223,6 +271,7 @@ def run(module):
         interfaces = read.read_interfaces(ipr)
         names = {link['index']: link.get_attr('IFLA_IFNAME') for link in ipr.get_links()}
         default_route = read.read_default_route(ipr, names)
+        tun_paths = {address: read.read_path_mtu(ipr, address, interfaces, names) for address in tun_dests(table)}
     finally:
         ipr.close()
     modules = read.read_modules()
@@ -233,7 +282,10 @@ def run(module):
         'default_route': default_route,
         'listening': read.read_listening(),
         'plan': read_plan(table, modules),
+        'tun_paths': tun_paths,
+        'mss_clamps': read_mss_clamps(module) if params['role'] == 'realserver' else [],
         'probes': {'connect': [], 'arp': []},
+        'vrrp': read.listen_vrrp(params['vrrp_listen']) if params['vrrp_listen'] else None,
     }
     timeout = params['probe_timeout']
     for probe in params['connect']:

@@ -30,7 +30,7 @@ TUN_RS = {"interfaces": {"lo": nic("00:00:00:00:00:00", "127.0.0.1/8", kind="loo
                          "eth1": nic("52:54:00:01:02:01", "203.0.113.11/25"),
                          "tunl0": nic("", TUN_VIP + "/32", kind="ipip", mtu=1480)},
           "sysctl": sysctls(), "modules": ["ipip", "tunnel4"], "default_route": {"via": "203.0.113.1", "dev": "eth1"},
-          "listening": [["0.0.0.0", 80]]}
+          "listening": [["0.0.0.0", 80]], "mss_clamps": [{"table": "ip lvs_realserver", "chain": "tun_mss", "mss": 1440}]}
 NAT_RS = {"interfaces": {"lo": nic("00:00:00:00:00:00", "127.0.0.1/8", kind="loopback"),
                          "eth1": nic("52:54:00:01:03:01", "192.0.2.11/24")},
           "sysctl": sysctls(), "modules": [], "default_route": {"via": "192.0.2.1", "dev": "eth1"},
@@ -42,7 +42,9 @@ DIRECTOR = {"interfaces": {"lo": nic("00:00:00:00:00:00", "127.0.0.1/8", kind="l
             "probes": {"connect": [{"address": "198.51.100.11", "port": 80, "ok": True, "error": None}],
                        "arp": [{"vip": VIP, "interface": "eth1", "replies": []}]}}
 DECLARED = {"dr1": {"dr": [VIP], "tun": [], "nat": [], "nat_gateway": "", "ports": [80], "directors": ["198.51.100.10"]},
-            "tun1": {"dr": [], "tun": [TUN_VIP], "nat": [], "nat_gateway": "", "ports": [80], "directors": []},
+            "tun1": {"dr": [], "tun": [TUN_VIP], "nat": [], "nat_gateway": "", "ports": [80], "directors": [],
+                     "tun_paths": [{"director": "director", "address": "203.0.113.11", "dev": "eth1", "mtu": 1500,
+                                    "pmtu_disc": 1}]},
             "nat1": {"dr": [], "tun": [], "nat": [NAT_VIP], "nat_gateway": "192.0.2.1", "ports": [80],
                      "directors": ["192.0.2.1"]}}
 DIRECTOR_DECLARED = {"vips": [VIP, NAT_VIP], "nat": True, "dests": {"198.51.100.11:80": "dr1"}}
@@ -106,6 +108,10 @@ def down(r):
     r["dr1"]["listening"] = []
 
 
+def tun_mss_unclamped(r):
+    r["tun1"]["mss_clamps"] = []
+
+
 def arp_reply_from_rs(r):
     r["director"]["probes"]["arp"][0]["replies"] = ["52:54:00:01:01:01"]
 
@@ -124,6 +130,7 @@ def vip_lost(r):
     (forwarding_off, {("director", "forwarding_off")}),
     (drift, {("director", "table_drift")}),
     (down, {("director", "realserver_not_answering"), ("dr1", "nothing_listening")}),
+    (tun_mss_unclamped, {("tun1", "tun_mss")}),
     (arp_reply_from_rs, {("dr1", "arp_answered_by_other")}),
     (vip_lost, {("director", "vip_not_held")}),
 ], ids=lambda v: v.__name__ if callable(v) else "")
@@ -133,7 +140,36 @@ def test_each_fault_is_named_on_its_host(fault, expected):
     found = every_finding(reports)
     assert {(f["host"], f["code"]) for f in found} == expected, found
     for f in found:
-        assert f["severity"] == "error" and f["what"] and f["evidence"] and f["fix"], f
+        # a TUN real server without the clamp works wherever ICMP reaches the clients: a warning
+        assert f["severity"] == ("warning" if f["code"] == "tun_mss" else "error"), f
+        assert f["what"] and f["evidence"] and f["fix"], f
+
+
+def tun_mss(state, declared):
+    return [f for f in doctor.realserver_findings("tun1", state, declared) if f["code"] == "tun_mss"]
+
+
+def test_tun_mss_what_clients_may_send_against_what_fits_the_tunnel():
+    state, declared = copy.deepcopy(TUN_RS), copy.deepcopy(DECLARED["tun1"])
+    state["mss_clamps"] = []
+    (found,) = tun_mss(state, declared)
+    assert "1460" in found["what"] and "1440" in found["what"] and found["fix"].startswith("run playbooks/site.yml")
+    declared["tun_paths"][0]["pmtu_disc"] = 0  # the director fragments instead: nothing hangs
+    assert tun_mss(state, declared) == []
+    declared["tun_paths"][0]["pmtu_disc"] = None  # ip_vs not loaded there yet: the kernel's default, on
+    assert len(tun_mss(state, declared)) == 1
+    state["default_route"]["advmss"] = 1400  # a route's advmss lowers what this host advertises too
+    assert tun_mss(state, declared) == []
+
+
+def test_tun_mss_a_smaller_path_names_the_clamp_it_needs():
+    state, declared = copy.deepcopy(TUN_RS), copy.deepcopy(DECLARED["tun1"])
+    declared["tun_paths"][0]["mtu"] = 1400  # a WAN link: the role's 1440 is too large for it
+    (found,) = tun_mss(state, declared)
+    assert found["fix"].startswith("set realserver_tun_mss to 1340 or less"), found
+    assert "nft ip lvs_realserver chain tun_mss sets 1440" in found["evidence"]
+    declared["tun_paths"] = []  # no director read: nothing to compare with
+    assert tun_mss(state, declared) == []
 
 
 def test_a_vip_on_two_directors():
@@ -144,6 +180,20 @@ def test_a_vip_on_two_directors():
     found = doctor.cluster_findings(reports, ["director", "director2"], [VIP])
     assert [(f["host"], f["code"]) for f in found] == [("director2", "vip_on_two_directors")]
     assert "director (eth1)" in found[0]["evidence"] and "director2 (eth1)" in found[0]["evidence"]
+    assert found[0]["fix"].startswith("on director2: ip -4 address del %s/32 dev eth1 (it stays on director;" % VIP)
+
+
+def test_of_two_directors_holding_a_vip_the_one_not_heard_as_vrrp_master_gives_it_up():
+    reports = healthy()
+    reports["director2"] = copy.deepcopy(DIRECTOR)
+    reports["director2"]["interfaces"]["eth1"]["addresses"][0] = "198.51.100.20/24"
+    reports["director"]["vrrp"] = {"adverts": [{"source": "198.51.100.20", "vrid": 51, "priority": 150}], "error": None}
+    reports["director2"]["vrrp"] = {"adverts": [], "error": None}
+    (found,) = doctor.cluster_findings(reports, ["director", "director2"], [VIP], floating=True)
+    assert found["host"] == "director" and found["code"] == "vip_on_two_directors", found
+    assert "director2 is the VRRP master: its adverts (VRID 51, from 198.51.100.20) heard by director" in found["evidence"]
+    assert found["fix"].startswith("on director: ip -4 address del %s/32 dev eth1 (it stays on director2, the VRRP master;"
+                                   % VIP), found["fix"]
 
 
 def test_a_vip_a_director_holds_on_lo_is_not_a_second_owner():

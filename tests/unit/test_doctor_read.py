@@ -73,3 +73,26 @@ def test_a_tcp_probe_over_loopback():
     assert answered["ok"] and answered["error"] is None and answered["port"] == port
     refused = read.probe_connect("127.0.0.1", port, 2.0)  # the listener is closed now
     assert not refused["ok"] and refused["error"]
+
+
+def test_mss_clamps_from_nft_json():
+    ruleset = {"nftables": [
+        {"metainfo": {"json_schema_version": 1}},
+        {"table": {"family": "ip", "name": "lvs_realserver"}},
+        {"rule": {"family": "ip", "table": "lvs_realserver", "chain": "tun_mss", "expr": [
+            {"match": {"op": ">", "left": {"tcp option": {"name": "maxseg", "field": "size"}}, "right": 1440}},
+            {"mangle": {"key": {"tcp option": {"name": "maxseg", "field": "size"}}, "value": 1440}}]}},
+        {"rule": {"family": "inet", "table": "fw", "chain": "fwd", "expr": [  # set to the route's MTU: no number
+            {"mangle": {"key": {"tcp option": {"name": "maxseg", "field": "size"}}, "value": {"rt": {"key": "mtu"}}}}]}},
+        {"rule": {"family": "inet", "table": "fw", "chain": "out", "expr": [{"accept": None}]}}]}
+    assert read.mss_clamps(ruleset) == [{"table": "ip lvs_realserver", "chain": "tun_mss", "mss": 1440}]
+    assert read.mss_clamps({}) == [] and read.mss_clamps(None) == []
+
+
+def test_a_vrrp_advert_names_its_source_vrid_and_priority():
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 40, 0, 0, 255, 112, 0, socket.inet_aton("198.51.100.20"),
+                         socket.inet_aton("224.0.0.18"))
+    assert read.vrrp_advert(header + bytes([0x31, 51, 150, 1, 0, 10, 0, 0])) == \
+        {"source": "198.51.100.20", "vrid": 51, "priority": 150}
+    assert read.vrrp_advert(header + bytes([0x32, 51, 150, 1])) is None  # type 2 is no advert
+    assert read.vrrp_advert(header[:9] + bytes([6]) + header[10:] + bytes(8)) is None  # TCP

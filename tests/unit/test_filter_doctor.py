@@ -119,8 +119,10 @@ def test_states_come_from_each_hosts_registered_result():
     hostvars = copy.deepcopy(HOSTVARS)
     for host, state in healthy().items():
         hostvars[host]["lvs_doctor"] = {"changed": False, "state": state}
-    hostvars["nat2"]["lvs_doctor"] = {"failed": True, "msg": "boom"}
-    assert codes(lvs_doctor_findings(SERVICES, hostvars, GROUPS)) == [("nat2", "not_read")]
+    hostvars["nat2"]["lvs_doctor"] = {"failed": True, "msg": "Module failed: boom"}
+    result = lvs_doctor_findings(SERVICES, hostvars, GROUPS)
+    assert codes(result) == [("nat2", "not_read")]
+    assert result["findings"][0]["evidence"] == "Module failed: boom"  # why it could not be read
 
 
 def test_text_names_severity_host_code_evidence_and_fix():

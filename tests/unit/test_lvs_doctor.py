@@ -9,7 +9,7 @@ from ansible_collections.lvs.cluster.plugins.modules import lvs_doctor
 
 
 def params(**over):
-    base = {"role": "director", "services": None, "connect": [], "arp": [], "probe_timeout": 1.0}
+    base = {"role": "director", "services": None, "connect": [], "arp": [], "probe_timeout": 1.0, "vrrp_listen": 0.0}
     base.update(over)
     return base
 
@@ -27,9 +27,10 @@ def test_a_real_server_reads_no_table():
 def test_every_bad_probe_is_named():
     with pytest.raises(ValidationErrors) as caught:
         lvs_doctor.checked(params(connect=[{"address": "224.0.0.1", "port": 80}, {"address": "nowhere", "port": 0}],
-                                  arp=[{"vip": "2001:db8::1"}], probe_timeout=0))
+                                  arp=[{"vip": "2001:db8::1"}], probe_timeout=0, vrrp_listen=61))
     fields = [e.field for e in caught.value.errors]
-    assert fields == ["connect[0].address", "connect[1].address", "connect[1].port", "arp[0].vip", "probe_timeout"]
+    assert fields == ["connect[0].address", "connect[1].address", "connect[1].port", "arp[0].vip", "vrrp_listen",
+                      "probe_timeout"]
 
 
 def test_a_bad_declared_table_names_its_path():
