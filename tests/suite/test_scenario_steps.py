@@ -28,8 +28,8 @@ def test_a_step_that_never_ends_is_not_counted():
     assert runner.step_seconds([(0.0, "INFO     [dr > verify] Executing\n")]) == {}
 
 
-def test_ci_runs_methods_instead_of_the_single_method_scenarios():
-    assert runner.selected_scenarios({}) == ["ha", "lab", "methods"]
+def test_ci_runs_doctor_instead_of_the_scenarios_it_covers():
+    assert runner.selected_scenarios({}) == ["doctor", "ha", "lab"]
     assert runner.selected_scenarios({"LVS_SCENARIOS": "all"}) == runner.ALL_SCENARIOS
     assert runner.selected_scenarios({"LVS_SCENARIOS": "tun, dr"}) == ["dr", "tun"]
 
@@ -37,7 +37,7 @@ def test_ci_runs_methods_instead_of_the_single_method_scenarios():
 def test_an_unknown_scenario_name_is_refused_with_the_known_ones():
     import pytest
 
-    with pytest.raises(ValueError, match="no scenario dx; known: all, dr, ha, lab, methods, nat, tun"):
+    with pytest.raises(ValueError, match="no scenario dx; known: all, doctor, dr, ha, lab, methods, nat, tun"):
         runner.selected_scenarios({"LVS_SCENARIOS": "dx"})
 
 

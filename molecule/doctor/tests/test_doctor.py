@@ -2,6 +2,8 @@
 of DR, NAT and TUN real servers). On the healthy cluster it finds nothing; then each fault is made by hand
 on one host, one at a time, and the doctor must name exactly that fault on that host (and nothing else);
 then every fault at once, fixed the way the doctor says (site.yml), after which it finds nothing again.
+test_methods.py (the methods scenario's checks, linked here) then runs on the cluster the fixes left.
+The VIP held by a second director is checked in the ha scenario, which has two (test_doctor_ha.py).
 
 By hand, against a lab of your own (group_vars linked as the scenario does):
     LVS_LAB_NAME=NAME pytest -rA -s molecule/doctor/tests/test_doctor.py
@@ -9,22 +11,19 @@ By hand, against a lab of your own (group_vars linked as the scenario does):
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "molecule" / "resources" / "verify"))
-pytest.register_assert_rewrite("lvs_checks")
+pytest.register_assert_rewrite("lvs_checks", "doctor_run")
+import doctor_run  # noqa: E402
 import lvs_checks as lvs  # noqa: E402
+from doctor_run import named  # noqa: E402
 
-INVENTORY = ROOT / "playbooks" / "inventories" / "methods"
+EXAMPLE = ROOT / "playbooks" / "inventories" / "methods"
 DR_VIP = "198.51.100.100"
 ARP_SETTINGS = " ".join(f"net.ipv4.conf.{i}.arp_ignore={{ignore}} net.ipv4.conf.{i}.arp_announce={{announce}}"
                         for i in ("all", "eth1"))
@@ -47,7 +46,19 @@ FAULTS = {
                                {("director", "table_drift")}),
     "web_server_stopped": ("dr2", "systemctl stop nginx", "systemctl start nginx",
                            {("director", "realserver_not_answering"), ("dr2", "nothing_listening")}),
+    # the MSS clamp gone: clients are told a segment size that no longer fits the director's IPIP header
+    "tun_mss_unclamped": ("tun2", "nft delete table ip lvs_realserver", "systemctl restart lvs-realserver",
+                          {("tun2", "tun_mss")}),
 }
+
+
+CLIENT = "198.51.100.1"
+TUN_VIP = "198.51.100.120"
+LARGE = 6000  # bytes of padding: a request of five full-size segments
+# A network that drops the director's ICMP "fragmentation needed" on its way to the client, as firewalls do.
+BLACK_HOLE = ("nft add table ip lab_black_hole && nft add chain ip lab_black_hole out "
+              "'{ type filter hook output priority 0; policy accept; }' && nft add rule ip lab_black_hole out "
+              "icmp type destination-unreachable icmp code frag-needed counter drop")
 
 
 @pytest.fixture(scope="module")
@@ -55,38 +66,34 @@ def lab(request):
     return lvs.Lab(*lvs.lab_name("molecule-doctor", request.config))
 
 
-def run_playbook(lab, playbook, *extra):
-    """ansible-playbook against the lab with the methods inventory's variables, as an operator runs it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        inventory = Path(tmp) / "inventory.yml"
-        shutil.copy(lvs.STATE_ROOT / lab.name / "inventory.yml", inventory)
-        (Path(tmp) / "group_vars").symlink_to(INVENTORY / "group_vars")
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"))
-        return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
-                               str(ROOT / "playbooks" / playbook), *extra], stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, env=env, timeout=1800, check=False)
-
-
 def doctor(lab) -> dict:
-    """One run of playbooks/doctor.yml: its JSON report, with the run's status and wall time."""
-    with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "report.json"
-        started = time.monotonic()
-        proc = run_playbook(lab, "doctor.yml", "-e", f"doctor_report={report}")
-        seconds = time.monotonic() - started
-        assert report.is_file(), f"no report (status {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
-        result = json.loads(report.read_text())
-    result.update(rc=proc.returncode, seconds=round(seconds, 1), output=proc.stdout)
-    return result
-
-
-def named(result) -> set:
-    return {(f["host"], f["code"]) for f in result["findings"]}
+    return doctor_run.doctor(lab.name, EXAMPLE)
 
 
 def on(lab, host, command):
     out = lvs.guest_run(lab, host, command)
     assert out.returncode == 0, f"{host}: {command}: {out.stderr}"
+
+
+@pytest.fixture
+def icmp_black_hole(lab):
+    on(lab, "director", BLACK_HOLE)
+    try:
+        yield
+    finally:
+        lvs.guest_run(lab, "director", "nft delete table ip lab_black_hole")
+
+
+def large_requests(lab) -> dict:
+    """{real server, or the error: count} of four large requests through the TUN VIP (each path MTU the
+    client learnt forgotten first)."""
+    fig = lab.client(TUN_VIP, 80, CLIENT, 4, timeout=5.0, deadline=60.0, pad=LARGE, max_errors=4)
+    out: dict = {}
+    for result in fig["results"]:
+        key = result["bodies"][0].strip() if result["error"] is None and result["bodies"] else \
+            "timed out" if "timed out" in (result["error"] or "") else result["error"]
+        out[key] = out.get(key, 0) + 1
+    return out
 
 
 def test_a_healthy_cluster_has_no_finding_and_the_play_passes(lab):
@@ -105,14 +112,31 @@ def test_each_fault_is_named_on_its_host(lab, fault):
         on(lab, host, mends)
     print(f"FIGURES doctor_{fault} {json.dumps({'seconds': result['seconds'], 'findings': sorted(named(result))})}")
     assert named(result) == expected, [f for f in result["findings"]]
-    assert result["rc"] != 0, "the doctor's play passed with errors found"
+    errors = [f for f in result["findings"] if f["severity"] == "error"]
+    assert (result["rc"] != 0) == bool(errors), f"status {result['rc']} with {len(errors)} error(s): errors fail the play, warnings do not"
     for f in result["findings"]:
         assert f["evidence"] and f["fix"], f
 
 
-def test_every_fault_at_once_is_fixed_as_the_doctor_says(lab):
+def test_a_tun_server_without_the_clamp_takes_large_requests_that_never_arrive(lab, icmp_black_hole):
+    """The TUN MTU fault on the wire, where the director's ICMP does not reach the client: the real server
+    without the MSS clamp (what tun_mss names) is told full-size segments that no longer fit once the
+    director adds its IPIP header, and its large requests hang; the clamped one serves every one."""
+    assert large_requests(lab) == {"tun1": 2, "tun2": 2}
+    on(lab, "tun2", "nft delete table ip lvs_realserver")
+    try:
+        broken = large_requests(lab)
+    finally:
+        on(lab, "tun2", "systemctl restart lvs-realserver")  # the boot unit loads the clamp again
+    print(f"FIGURES doctor_tun_black_hole {json.dumps({'unclamped': broken})}")
+    assert broken == {"tun1": 2, "timed out": 2}
+    assert large_requests(lab) == {"tun1": 2, "tun2": 2}
+
+
+def test_every_fault_at_once_is_fixed_as_the_doctor_says(lab, icmp_black_hole):
     """All the faults on their hosts together: the doctor names each; its fixes (one site.yml run, and the
-    boot unit restarted where a route went astray) clear them all."""
+    boot unit restarted where a route went astray) clear them all, and large requests through the TUN VIP
+    arrive again where ICMP is dropped."""
     for host, breaks, _mends, _expected in FAULTS.values():
         on(lab, host, breaks)
     found = doctor(lab)
@@ -123,8 +147,9 @@ def test_every_fault_at_once_is_fixed_as_the_doctor_says(lab):
             on(lab, f["host"], "systemctl restart lvs-realserver")
         else:
             assert f["fix"].startswith(("run playbooks/site.yml", "start the service")), f
-    fixed = run_playbook(lab, "site.yml")
+    fixed = doctor_run.run_playbook(lab.name, EXAMPLE, "site.yml")
     assert fixed.returncode == 0, fixed.stdout[-3000:]
     after = doctor(lab)
     print(f"FIGURES doctor_all_at_once {json.dumps({'found': len(found['findings']), 'after_fix': len(after['findings'])})}")
     assert after["findings"] == [], after["findings"]
+    assert large_requests(lab) == {"tun1": 2, "tun2": 2}, "the clamp site.yml put back carries large requests"

@@ -1,0 +1,1 @@
+../../methods/tests/test_methods.py
