@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: lvs_doctor
 short_description: Read and probe what makes an LVS host forward traffic or not, changing nothing
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads, on a director or a real server, what decides whether LVS traffic flows through it
     (interfaces and their addresses and MACs, IPv4 forwarding, the ARP and reverse-path settings, loaded

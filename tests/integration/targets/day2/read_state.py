@@ -46,6 +46,8 @@ print(json.dumps({
     'noarp_state': text('/var/lib/lvs-cluster/noarp_vip.json'),
     'nft': run_if('nft', 'list', 'table', 'inet', 'lvs_cluster'),
     'fwmark_file': text('/etc/lvs-cluster/fwmark.nft'),
+    'mss_clamp': run_if('nft', 'list', 'table', 'ip', 'lvs_realserver'),
+    'mss_file': text('/etc/lvs-cluster/tun-mss.nft'),
     'fwmark_unit': text('/etc/systemd/system/lvs-fwmark.service'),
     'fwmark_active': run('systemctl', 'is-active', 'lvs-fwmark.service').strip(),
     'fwmark_enabled': run('systemctl', 'is-enabled', 'lvs-fwmark.service').strip(),
