@@ -86,7 +86,7 @@ requirements:
   - root (the ARP probe opens a packet socket; the IPVS table is read over netlink).
 notes:
   - IPv6 VIPs are not probed for neighbour answers; their other checks apply.
-  - The IPVS table is only read when the C(ip_vs) module is loaded: the doctor never loads it.
+  - The IPVS table is only read when the C(ip_vs) module is loaded; the doctor never loads it.
 attributes:
   platform:
     support: full
@@ -137,7 +137,7 @@ state:
       type: dict
     tun_paths:
       description: On a director given O(services), for each TUN destination's address the route's C(dev) and
-        C(mtu) (the route's mtu metric, else its device's MTU): what fits inside the director's IPIP header.
+        C(mtu) (the route's mtu metric, else its device's MTU), against which the doctor judges what fits inside the director's IPIP header.
         An address without a route maps to null.
       type: dict
     mss_clamps:
