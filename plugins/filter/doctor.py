@@ -86,7 +86,8 @@ def judge(reports, services, hostvars, groups, directors_group='directors', real
             owner[str(ipaddress.ip_address(address))] = host
     vips = _vips(table)
     nat = any(d.forwarding == 'nat' for s in table for d in s.dests)
-    dests = {'%s:%s' % (a, p): owner.get(a, a) for a, p in _tcp_dests(table)}
+    tcp_dests = _tcp_dests(table)
+    dests = {'%s:%s' % (a, p): owner.get(a, a) for a, p in tcp_dests}
     found, read = [], {}
     for host in directors + realservers:
         state = (reports or {}).get(host)
@@ -115,7 +116,7 @@ def judge(reports, services, hostvars, groups, directors_group='directors', real
         except LvsError as exc:
             raise AnsibleFilterError(str(exc))
         mine = {str(ipaddress.ip_address(a)) for a in host_addresses(own.get(address_var))}
-        ports = sorted({p for a, p in _tcp_dests(table) if a in mine})
+        ports = sorted({p for a, p in tcp_dests if a in mine})
         declared = {'dr': list(real.dr), 'tun': list(real.tun), 'nat': list(real.nat),
                     'nat_gateway': real.nat_gateway, 'ports': ports, 'directors': director_addresses,
                     'tun_paths': _tun_paths(read, directors, mine)}

@@ -157,6 +157,11 @@ IPIP_OVERHEAD = 20
 TCP_IPV4_HEADERS = 40
 
 
+def _fits(path):
+    """The largest TCP payload that fits inside the IPIP header on a director's `path`."""
+    return path['mtu'] - IPIP_OVERHEAD - TCP_IPV4_HEADERS
+
+
 def _tun_mss(host, state, vips, paths):
     """`paths`: each director's route to this host ({director, address, dev, mtu, pmtu_disc}). Clients send
     segments as large as this host advertises (the MSS in its SYN-ACK); once the director adds its IPIP
@@ -173,11 +178,11 @@ def _tun_mss(host, state, vips, paths):
     limits.extend((c['mss'], 'nft %s chain %s sets %d' % (c['table'], c['chain'], c['mss']))
                   for c in state.get('mss_clamps') or ())
     advertised, why = min(limits)
-    short = [p for p in paths if p.get('pmtu_disc') != 0 and advertised > p['mtu'] - IPIP_OVERHEAD - TCP_IPV4_HEADERS]
+    short = [p for p in paths if p.get('pmtu_disc') != 0 and advertised > _fits(p)]
     if not short:
         return []
     worst = min(short, key=lambda p: p['mtu'])
-    fit = worst['mtu'] - IPIP_OVERHEAD - TCP_IPV4_HEADERS
+    fit = _fits(worst)
     clamped = [c for c in state.get('mss_clamps') or () if c['table'] == 'ip lvs_realserver']
     fix = ('set realserver_tun_mss to %d or less, then %s' % (fit, RUN_SITE) if clamped or fit < 1440 else
            RUN_SITE + ' (the realserver role clamps the MSS from TUN VIPs to realserver_tun_mss, 1440 by default)')

@@ -154,6 +154,16 @@ def probe_connect(address, port, timeout):
             'seconds': round(time.monotonic() - started, 3)}
 
 
+def _received(sock, seconds):
+    """(packet, address) of each packet `sock` receives until `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([sock], [], [], left)[0]:
+            return
+        yield sock.recvfrom(2048)
+
+
 def arp_request(source_mac, source_ip, target_ip):
     mac = bytes.fromhex(source_mac.replace(':', ''))
     arp = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, 1, mac, socket.inet_aton(source_ip), b'\0' * 6,
@@ -189,12 +199,7 @@ def probe_arp(interface, nic, vip, timeout):
         sock.bind((interface, ETH_P_ARP))
         sock.send(arp_request(nic['mac'], own[0], vip))
         result['sent'] = True
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([sock], [], [], left)[0]:
-                break
-            frame, where = sock.recvfrom(2048)
+        for frame, where in _received(sock, timeout):
             if len(where) > 2 and where[2] == PACKET_OUTGOING:
                 continue
             mac = arp_reply_sender(frame, vip)
@@ -232,12 +237,8 @@ def listen_vrrp(seconds):
         return result
     seen = set()
     try:
-        deadline = time.monotonic() + seconds
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([sock], [], [], left)[0]:
-                break
-            advert = vrrp_advert(sock.recv(2048))
+        for packet, _where in _received(sock, seconds):
+            advert = vrrp_advert(packet)
             if advert:
                 seen.add((advert['source'], advert['vrid'], advert['priority']))
     except OSError as exc:
