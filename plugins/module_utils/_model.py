@@ -720,7 +720,9 @@ def parse_table(services, path='services', errors=None):
             else:
                 seen[key] = index
                 table.add_service(service)
-        dests = params.get('destinations') or []
+        dests = params.get('destinations')
+        if dests is None:
+            dests = []  # omitted (or null): no destinations; any other non-list is refused, even an empty one
         if not isinstance(dests, list):
             errors.add(spath + 'destinations', 'must be a list', 'a list of dicts', dests)
             continue

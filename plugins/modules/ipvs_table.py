@@ -337,12 +337,12 @@ import time
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import (
     apply_plan,
+    convert_table,
     drain_spec,
     ipvs_client,
     LvsModule,
     run_module,
     sync_daemon_spec,
-    table_service_spec,
     timeouts_spec,
 )
 from ansible_collections.lvs.cluster.plugins.module_utils._diff import ADD, DEL, diff_output, plan_all
@@ -365,8 +365,11 @@ from ansible_collections.lvs.cluster.plugins.module_utils._preview import Nothin
 
 def argument_spec():
     spec = {
-        'services': {'type': 'list', 'elements': 'dict', 'required': True,
-                     'options': table_service_spec()},
+        # No 'options': the services and their destinations (documented above as table_service_spec()
+        # declares them) are converted by convert_table and validated by the model's parse_table, every
+        # error at once with its path. AnsibleModule's per-element check of the same options cost seconds
+        # on a large table (issue 12).
+        'services': {'type': 'list', 'elements': 'dict', 'required': True},
         'purge': {'type': 'bool', 'default': False},
         'timeouts': {'type': 'dict', 'options': timeouts_spec()},
         'sync_daemons': {'type': 'list', 'elements': 'dict', 'options': sync_daemon_spec()},
@@ -382,7 +385,7 @@ def build_module():
 def declared(params):
     """(table, timeouts, daemons) from the module params; every error at once."""
     errors = ErrorCollector()
-    table = parse_table(params['services'], 'services', errors)
+    table = parse_table(convert_table(params['services']), 'services', errors)
     timeouts = None
     if params.get('timeouts') is not None:
         timeouts = timeouts_from_params(params['timeouts'], 'timeouts.', errors)

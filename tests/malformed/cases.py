@@ -105,8 +105,7 @@ MODULE_CASES = [
     # ipvs_table: a bad entry beside the baseline, with purge: applied, it would change the table
     ("table-weight-text", "ipvs_table", _table(dict(BASE_SERVICE, port=81, destinations=[{"address": RS,
                                                                                           "weight": "heavy"}])),
-     # Ansible's own type check comes first, and names the option by its path without indexes
-     ("'weight'", "services -> destinations"), False),
+     "services[1].destinations[0].weight", False),
     ("table-duplicate-service", "ipvs_table", _table(BASE_SERVICE), "services[1]", False),
     ("table-duplicate-dest", "ipvs_table",
      {"services": [dict(BASE_SERVICE, destinations=[{"address": RS}, {"address": RS}])], "purge": True},
