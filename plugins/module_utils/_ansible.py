@@ -93,7 +93,7 @@ def _convert(params, converters):
             continue
         try:
             params[name] = pair[1](value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, ArithmeticError):  # ArithmeticError: core's int check of an infinite float
             pass
 
 

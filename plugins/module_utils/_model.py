@@ -687,6 +687,28 @@ def _tunnel_options(params, forwarding, path, errors):
     return {'tunnel_type': ttype, 'tunnel_port': tport or 0, 'tunnel_checksum': csum}
 
 
+def _cached_dest(params, service_key, spath, index, errors, parsed):
+    """dest_from_params for destination ``index`` of the service at ``spath``, remembered for the table: the
+    same real server declared alike behind services of the same port and family (many VIPs, one pool) is
+    parsed once. A parse depends only on the options and on the service's family, port and whether it is
+    a fwmark service; the options' types are part of the memory's key (True == 1, but a weight of true is
+    refused). Only clean parses are remembered, so every error is still reported with its own path."""
+    if service_key is None:
+        return dest_from_params(params, service_key, '%sdestinations[%d].' % (spath, index), errors)
+    try:
+        memo = (service_key.family, service_key.port, bool(service_key.fwmark),
+                tuple([(name, type(value), value) for name, value in params.items()]))
+        dest = parsed.get(memo)
+    except TypeError:  # an unhashable value (a list, a dict): parsed, and refused, as usual
+        return dest_from_params(params, service_key, '%sdestinations[%d].' % (spath, index), errors)
+    if dest is None:
+        before = len(errors.items)
+        dest = dest_from_params(params, service_key, '%sdestinations[%d].' % (spath, index), errors)
+        if dest is not None and len(errors.items) == before:
+            parsed[memo] = dest
+    return dest
+
+
 def parse_table(services, path='services', errors=None):
     """Parse a declared table: a list of service dicts, each with ``destinations``.
 
@@ -697,6 +719,7 @@ def parse_table(services, path='services', errors=None):
     errors = errors or ErrorCollector()
     table = Table()
     seen = {}
+    parsed = {}  # _cached_dest's memory, for this table
     if services is None:
         services = []
     if not isinstance(services, list):
@@ -727,21 +750,23 @@ def parse_table(services, path='services', errors=None):
             errors.add(spath + 'destinations', 'must be a list', 'a list of dicts', dests)
             continue
         dseen = {}
+        held = table.dests[key] if service is not None else None
         for dindex, dparams in enumerate(dests):
-            dpath = '%sdestinations[%d].' % (spath, dindex)
             if not isinstance(dparams, dict):
-                errors.add(dpath[:-1], 'must be a dict', 'a dict of destination options', dparams)
+                errors.add('%sdestinations[%d]' % (spath, dindex), 'must be a dict', 'a dict of destination options',
+                           dparams)
                 continue
-            dest = dest_from_params(dparams, key, dpath, errors)
+            dest = _cached_dest(dparams, key, spath, dindex, errors, parsed)
             if dest is None:
                 continue
-            if dest.key in dseen:
-                errors.add(dpath[:-1], 'duplicate of destinations[%d] (%s)' % (dseen[dest.key], dest),
-                           'each address:port once per service')
+            dkey = (dest.address, dest.port)
+            if dkey in dseen:
+                errors.add('%sdestinations[%d]' % (spath, dindex),
+                           'duplicate of destinations[%d] (%s)' % (dseen[dkey], dest), 'each address:port once per service')
                 continue
-            dseen[dest.key] = dindex
-            if service is not None:
-                table.dests[key][dest.key] = dest
+            dseen[dkey] = dindex
+            if held is not None:
+                held[dkey] = dest
     if own:
         errors.raise_if_any()
     return table

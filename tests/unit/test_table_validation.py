@@ -12,12 +12,15 @@ once its choices are written as core wants them and its nulls left out.
 """
 import copy
 
+import pytest
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.lvs.cluster.plugins.module_utils._ansible import convert_table, table_service_spec
 from ansible_collections.lvs.cluster.plugins.module_utils._errors import ValidationError, ValidationErrors
+from ansible_collections.lvs.cluster.plugins.module_utils import _model
 from ansible_collections.lvs.cluster.plugins.module_utils._model import parse_table, table_to_dict
 from ansible_collections.lvs.cluster.plugins.modules import ipvs_table
 
@@ -71,7 +74,10 @@ TABLE = rarely(JUNK, st.one_of(st.lists(SERVICE, max_size=2), st.lists(SERVICE, 
 
 def verdict(spec, services, convert):
     """The parsed table as a dict, or None when refused (by core's validation or by the model)."""
-    result = ArgumentSpecValidator(spec).validate({'services': copy.deepcopy(services)})
+    try:
+        result = ArgumentSpecValidator(spec).validate({'services': copy.deepcopy(services)})
+    except OverflowError:  # core's own int check of an infinite float (a failed task either way)
+        return None
     if result.error_messages:
         return None
     validated = result.validated_parameters['services']
@@ -117,3 +123,41 @@ def test_examples_of_each_difference():
     cased = [{'address': '192.0.2.10', 'port': 80, 'protocol': 'TCP', 'destinations': [{'address': '198.51.100.11'}]}]
     assert verdict(OLD_SPEC, cased, False) is None
     assert verdict(NEW_SPEC, cased, True) == verdict(OLD_SPEC, as_core_wants(cased), False) is not None
+
+
+def outcome(services):
+    """(the parsed table, or the refusal's (field, message) pairs)."""
+    try:
+        return table_to_dict(parse_table(copy.deepcopy(services))), None
+    except ValidationError as exc:
+        return None, [(exc.field, str(exc))]
+    except ValidationErrors as exc:
+        return None, [(error.field, str(error)) for error in exc.errors]
+
+
+# Tables where services share destinations: a destination and its twin, equal to it in Python but of
+# another type (a weight of 1 and of true, 0 and false, a port of 80 and 80.0), behind services on two
+# VIPs and ports, an IPv6 service, a fwmark service and a persistent service of port 0.
+TWINS = st.sampled_from([('weight', 1, True), ('weight', 0, False), ('weight', 1, 1.0), ('port', 80, 80.0),
+                         ('upper_threshold', 0, False), ('weight', 2, "2")])
+POOL = st.tuples(st.sampled_from(["198.51.100.11", "198.51.100.12"]), TWINS).map(
+    lambda pick: [{'address': pick[0], pick[1][0]: value} for value in pick[1][1:]]
+    + [{'address': pick[0]}, {'address': pick[0], 'port': 80}])
+KEYS = st.sampled_from([{'address': "192.0.2.10", 'port': 80}, {'address': "192.0.2.11", 'port': 80},
+                        {'address': "192.0.2.10", 'port': 81}, {'address': "2001:db8::10", 'port': 80},
+                        {'fwmark': 5}, {'address': "192.0.2.12", 'port': 0, 'persistence_timeout': 300}])
+SHARING = POOL.flatmap(lambda pool: st.lists(st.tuples(KEYS, st.lists(st.sampled_from(pool), max_size=2)).map(
+    lambda pair: dict(pair[0], destinations=pair[1])), min_size=2, max_size=4))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(st.lists(SERVICE, max_size=4), SHARING, SHARING, SHARING))
+def test_a_destination_parsed_once_for_many_services_gives_what_each_parse_would(services):
+    """parse_table remembers clean destination parses across services of the same port and family: the
+    table and every error (field and message) must be those of parsing each destination afresh."""
+    remembered = outcome(services)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_model, '_cached_dest', lambda params, key, spath, index, errors, _parsed: _model.dest_from_params(
+            params, key, '%sdestinations[%d].' % (spath, index), errors))
+        afresh = outcome(services)
+    assert remembered == afresh
