@@ -6,15 +6,13 @@ import sys
 import time
 
 sys.path.insert(0, sys.argv[1])
+from kernel import empty_kernel, sh  # noqa: E402
+
 RUNS = int(sys.argv[3])
 with open(sys.argv[2]) as handle:
     SERVICES = json.load(handle)
 RULES = sys.argv[2] + '.rules'
 APPLY = sys.argv[1] + '/apply.py'
-
-
-def sh(cmd, stdin=None):
-    subprocess.run(cmd, shell=True, check=True, stdin=stdin, stdout=subprocess.DEVNULL)
 
 
 def timed(func, before=None):
@@ -56,20 +54,21 @@ with open(sys.argv[2] + '.changed', 'w') as handle:
     json.dump(changed, handle)
 
 figures = {}
-figures['ipvsadm_restore'] = timed(restore, before=lambda: sh('ipvsadm -C'))
+figures['ipvsadm_restore'] = timed(restore, before=empty_kernel)
 figures['ipvsadm_save'] = timed(lambda: sh('ipvsadm -Sn'))
-figures['core_process_empty'] = timed(lambda: apply_process(sys.argv[2]), before=lambda: sh('ipvsadm -C'))
+figures['core_process_empty'] = timed(lambda: apply_process(sys.argv[2]), before=empty_kernel)
 figures['core_process_noop'] = timed(lambda: apply_process(sys.argv[2]))
-figures['core_empty'] = timed(lambda: apply_in_process(SERVICES), before=lambda: sh('ipvsadm -C'))
+figures['core_empty'] = timed(lambda: apply_in_process(SERVICES), before=empty_kernel)
 figures['core_noop'] = timed(lambda: apply_in_process(SERVICES))
 figures['core_one_change'] = timed(lambda: apply_in_process(changed), before=lambda: apply_in_process(SERVICES))
 apply_in_process(SERVICES)
 figures['one_change_mutations'] = apply_in_process(changed)
 figures['python_import'] = timed(lambda: sh(sys.executable + ' -c "import pyroute2"'))
 
-# What an ipvs_table task does with its parameters before our code sees them: ansible-core's argument
-# validation on the module's own spec (every service and destination against its suboptions), then our parse.
+# What an ipvs_table task does with its parameters: ansible-core's argument validation on the module's own
+# spec (a list of dicts, and a deep copy of it), then our conversion and parse.
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: E402
+from ansible_collections.lvs.cluster.plugins.module_utils._ansible import convert_table  # noqa: E402
 from ansible_collections.lvs.cluster.plugins.modules import ipvs_table  # noqa: E402
 
 validated = {}
@@ -82,5 +81,5 @@ def validate():
 
 
 figures['argspec_validate'] = timed(validate)
-figures['parse_validated'] = timed(lambda: _model.parse_table(validated['services']))
+figures['parse_validated'] = timed(lambda: _model.parse_table(convert_table(validated['services'])))
 print(json.dumps(figures))

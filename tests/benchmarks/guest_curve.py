@@ -10,10 +10,8 @@ import sys
 import time
 
 BENCH, TABLE = sys.argv[1], sys.argv[2]
-
-
-def sh(cmd, stdin=None):
-    subprocess.run(cmd, shell=True, check=True, stdin=stdin, stdout=subprocess.DEVNULL)
+sys.path.insert(0, BENCH)
+from kernel import empty_kernel, sh  # noqa: E402
 
 
 def apply(path):
@@ -29,12 +27,12 @@ changed[len(changed) // 2]['destinations'][3]['weight'] = 7
 with open(TABLE + '.changed', 'w') as handle:
     json.dump(changed, handle)
 
-sh('ipvsadm -C')
+empty_kernel()
 start = time.perf_counter()
 with open(TABLE + '.rules') as handle:
     sh('ipvsadm -R', stdin=handle)
 restore = time.perf_counter() - start
-sh('ipvsadm -C')
+empty_kernel()
 empty, noop, change = apply(TABLE), apply(TABLE), apply(TABLE + '.changed')
-sh('ipvsadm -C')
+empty_kernel()
 print(json.dumps({'ipvsadm_restore': restore, 'empty': empty, 'noop': noop, 'change': change}))
