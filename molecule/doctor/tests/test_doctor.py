@@ -1,7 +1,8 @@
 """Verify of the doctor scenario: playbooks/doctor.yml against the `methods` cluster (one director, a pair
-of DR, NAT and TUN real servers). On the healthy cluster it finds nothing; then each fault is made by hand
-on one host, one at a time, and the doctor must name exactly that fault on that host (and nothing else);
-then every fault at once, fixed the way the doctor says (site.yml), after which it finds nothing again.
+of DR, NAT and TUN real servers). On the healthy cluster it finds nothing; then every fault is made by hand
+on its host, all at once (one doctor run of about 40 s instead of one per fault), and the doctor must name
+each fault on its host and nothing else; fixed the way the doctor says (site.yml), it finds nothing again.
+Each rule alone, on read state, is in tests/unit/test_doctor.py.
 test_methods.py (the methods scenario's checks, linked here) then runs on the cluster the fixes left.
 The VIP held by a second director is checked in the ha scenario, which has two (test_doctor_ha.py).
 
@@ -28,27 +29,20 @@ DR_VIP = "198.51.100.100"
 ARP_SETTINGS = " ".join(f"net.ipv4.conf.{i}.arp_ignore={{ignore}} net.ipv4.conf.{i}.arp_announce={{announce}}"
                         for i in ("all", "eth1"))
 ARP_SETTINGS = "sysctl -qw " + ARP_SETTINGS
-# host, what breaks it (a shell command on the host), what undoes it by hand, the findings it must give
+# host, what breaks it (a shell command on the host), the findings it must give
 FAULTS = {
     # the role sets `all` and each interface; the kernel takes the larger of the two, so both go
-    "dr_answers_arp": ("dr1", ARP_SETTINGS.format(ignore=0, announce=0), ARP_SETTINGS.format(ignore=1, announce=2),
+    "dr_answers_arp": ("dr1", ARP_SETTINGS.format(ignore=0, announce=0),
                        {("dr1", "dr_arp_sysctls"), ("dr1", "arp_answered_by_other")}),
-    "nat_route_elsewhere": ("nat2", "ip route replace default via 192.0.2.254",
-                            "ip route replace default via 192.0.2.1",
-                            {("nat2", "nat_return_path")}),
-    "tun_rp_filter_on": ("tun1", "sysctl -qw net.ipv4.conf.tunl0.rp_filter=1",
-                         "sysctl -qw net.ipv4.conf.tunl0.rp_filter=0",
-                         {("tun1", "tun_rp_filter")}),
-    "director_forwarding_off": ("director", "sysctl -qw net.ipv4.ip_forward=0", "sysctl -qw net.ipv4.ip_forward=1",
-                                {("director", "forwarding_off")}),
+    "nat_route_elsewhere": ("nat2", "ip route replace default via 192.0.2.254", {("nat2", "nat_return_path")}),
+    "tun_rp_filter_on": ("tun1", "sysctl -qw net.ipv4.conf.tunl0.rp_filter=1", {("tun1", "tun_rp_filter")}),
+    "director_forwarding_off": ("director", "sysctl -qw net.ipv4.ip_forward=0", {("director", "forwarding_off")}),
     "weight_changed_by_hand": ("director", f"ipvsadm -e -t {DR_VIP}:80 -r 198.51.100.11:80 -g -w 7",
-                               f"ipvsadm -e -t {DR_VIP}:80 -r 198.51.100.11:80 -g -w 1",
                                {("director", "table_drift")}),
-    "web_server_stopped": ("dr2", "systemctl stop nginx", "systemctl start nginx",
+    "web_server_stopped": ("dr2", "systemctl stop nginx",
                            {("director", "realserver_not_answering"), ("dr2", "nothing_listening")}),
     # the MSS clamp gone: clients are told a segment size that no longer fits the director's IPIP header
-    "tun_mss_unclamped": ("tun2", "nft delete table ip lvs_realserver", "systemctl restart lvs-realserver",
-                          {("tun2", "tun_mss")}),
+    "tun_mss_unclamped": ("tun2", "nft delete table ip lvs_realserver", {("tun2", "tun_mss")}),
 }
 
 
@@ -102,20 +96,18 @@ def test_a_healthy_cluster_has_no_finding_and_the_play_passes(lab):
     assert result["findings"] == [] and result["rc"] == 0, result["output"][-3000:]
 
 
-@pytest.mark.parametrize("fault", list(FAULTS))
-def test_each_fault_is_named_on_its_host(lab, fault):
-    host, breaks, mends, expected = FAULTS[fault]
+def test_a_warning_alone_is_named_and_the_play_passes(lab):
+    """The one fault that is only a warning (a TUN server without its MSS clamp), alone: named on its host,
+    and the play passes (errors fail it; the run with every fault shows that)."""
+    host, breaks, expected = FAULTS["tun_mss_unclamped"]
     on(lab, host, breaks)
     try:
         result = doctor(lab)
     finally:
-        on(lab, host, mends)
-    print(f"FIGURES doctor_{fault} {json.dumps({'seconds': result['seconds'], 'findings': sorted(named(result))})}")
-    assert named(result) == expected, [f for f in result["findings"]]
-    errors = [f for f in result["findings"] if f["severity"] == "error"]
-    assert (result["rc"] != 0) == bool(errors), f"status {result['rc']} with {len(errors)} error(s): errors fail the play, warnings do not"
-    for f in result["findings"]:
-        assert f["evidence"] and f["fix"], f
+        on(lab, host, "systemctl restart lvs-realserver")  # the boot unit loads the clamp again
+    print(f"FIGURES doctor_tun_mss_unclamped {json.dumps({'seconds': result['seconds'], 'findings': sorted(named(result))})}")
+    assert named(result) == expected, result["findings"]
+    assert {f["severity"] for f in result["findings"]} == {"warning"} and result["rc"] == 0, result["output"][-3000:]
 
 
 def test_a_tun_server_without_the_clamp_takes_large_requests_that_never_arrive(lab, icmp_black_hole):
@@ -137,11 +129,17 @@ def test_every_fault_at_once_is_fixed_as_the_doctor_says(lab, icmp_black_hole):
     """All the faults on their hosts together: the doctor names each; its fixes (one site.yml run, and the
     boot unit restarted where a route went astray) clear them all, and large requests through the TUN VIP
     arrive again where ICMP is dropped."""
-    for host, breaks, _mends, _expected in FAULTS.values():
+    for host, breaks, _expected in FAULTS.values():
         on(lab, host, breaks)
     found = doctor(lab)
-    expected = set().union(*(e for _h, _b, _m, e in FAULTS.values()))
-    assert named(found) == expected, found["findings"]
+    print(f"FIGURES doctor_all_faults {json.dumps({'seconds': found['seconds'], 'findings': sorted(named(found))})}")
+    # each fault named on its host, and nothing else (each rule alone: tests/unit/test_doctor.py)
+    for fault, (_host, _breaks, expected) in FAULTS.items():
+        assert expected <= named(found), (fault, found["findings"])
+    assert named(found) == set().union(*(e for _h, _b, e in FAULTS.values())), found["findings"]
+    for f in found["findings"]:
+        assert f["evidence"] and f["fix"], f
+    assert found["rc"] != 0, "errors fail the play"
     for f in found["findings"]:
         if f["fix"].startswith("systemctl restart lvs-realserver"):
             on(lab, f["host"], "systemctl restart lvs-realserver")
