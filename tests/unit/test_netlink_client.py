@@ -254,3 +254,21 @@ def test_require_pyroute2_finds_it_without_importing_it(monkeypatch):
     with pytest.raises(DependencyError) as info:
         nl.require_pyroute2()
     assert 'cannot be imported' in str(info.value) and 'pip install' in str(info.value)
+
+
+def test_the_socket_transport_returns_each_datagram_whole_and_apart():
+    """recv reads into one buffer kept for the socket's life: each datagram must still come back whole, at
+    its own length, and stay as it was after the next one (a copy, not a view of the buffer)."""
+    import socket
+
+    ours, kernel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    transport = nl.SocketTransport(ours, family_id=0x20)
+    try:
+        sent = [b'\x01' * 36, bytes(range(256)) * 40, b'', b'\x02' * 60000]
+        for datagram in sent:
+            kernel.send(datagram)
+        received = [transport.recv() for _datagram in sent]
+        assert received == sent and all(type(r) is bytes for r in received)
+    finally:
+        transport.close()
+        kernel.close()
