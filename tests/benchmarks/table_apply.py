@@ -205,8 +205,8 @@ def main():
                 point["size"], point["size"] * (DESTS + 1), point["ipvsadm_restore"], point["empty"]["wall"],
                 point["noop"]["wall"], point["change"]["wall"], point["change"]["mutations"],
                 max(point[k]["maxrss_kb"] for k in ("empty", "noop", "change")) / 1024.0))
-            print("  %9s where the time went (empty / no-op): %s / %s" % (
-                "", point["empty"]["seconds"], point["noop"]["seconds"]))
+            print("  %9s where the time went (empty / no-op / change): %s / %s / %s" % (
+                "", point["empty"]["seconds"], point["noop"]["seconds"], point["change"]["seconds"]))
         by_size = {point["size"]: point for point in curve}
         goals = [("fresh process from empty <= 1.0x ipvsadm -R", core["core_process_empty"] <= base),
                  ("fresh process no-op <= 0.5x ipvsadm -R", core["core_process_noop"] <= 0.5 * base),
