@@ -73,7 +73,8 @@ def table_service_spec():
     return spec
 
 
-# AnsibleModule's conversions by declared type, each with the type it leaves alone
+# AnsibleModule's conversions by declared type, each with the type it leaves alone (a bool given for an int
+# stays a bool, as check_type_int leaves it, for the model to refuse)
 _CONVERTERS = {'int': (int, check_type_int), 'bool': (bool, check_type_bool), 'str': (str, check_type_str),
                'list': (list, check_type_list)}
 
@@ -89,7 +90,7 @@ def _convert(params, converters):
     80, "yes" to true); a value that does not convert stays as it is, for the model to reject by name."""
     for name, value in params.items():
         pair = converters.get(name)
-        if pair is None or value is None or type(value) is pair[0]:
+        if pair is None or value is None or isinstance(value, pair[0]):
             continue
         try:
             params[name] = pair[1](value)

@@ -268,7 +268,7 @@ def test_the_socket_transport_returns_each_datagram_whole_and_apart():
         for datagram in sent:
             kernel.send(datagram)
         received = [transport.recv() for _datagram in sent]
-        assert received == sent and all(type(r) is bytes for r in received)
+        assert received == sent and all(isinstance(r, bytes) for r in received)
     finally:
         transport.close()
         kernel.close()
