@@ -64,6 +64,9 @@ figures['core_one_change'] = timed(lambda: apply_in_process(changed), before=lam
 apply_in_process(SERVICES)
 figures['one_change_mutations'] = apply_in_process(changed)
 figures['python_import'] = timed(lambda: sh(sys.executable + ' -c "import pyroute2"'))
+# the guest's speed at plain Python, to compare runs of this benchmark (a TCG guest's speed varies between
+# boots and with the host's load, and more for Python than for ipvsadm)
+figures['python_loop'] = timed(lambda: sum(range(10 ** 7)))
 
 # What an ipvs_table task does with its parameters: ansible-core's argument validation on the module's own
 # spec (a list of dicts, and a deep copy of it), then our conversion and parse.

@@ -179,6 +179,10 @@ def main():
         print("  %-58s %7.2f s" % ("ipvsadm -R < table (from empty)", base))
         print("  %-58s %7.2f s" % ("ipvsadm -Sn (dump)", core["ipvsadm_save"]))
         print("  %-58s %7.2f s" % ("python -c 'import pyroute2' (fixed cost of any run)", core["python_import"]))
+        start = time.perf_counter()
+        sum(range(10 ** 7))
+        print("  %-58s %7.2f s (%.2f s on this host)" % ("guest speed: sum(range(10**7)) in python",
+                                                         core["python_loop"], time.perf_counter() - start))
         line("core, in process: apply from empty", core["core_empty"])
         line("core, in process: no-op re-apply", core["core_noop"])
         line("core, in process: one-destination weight change", core["core_one_change"])
