@@ -692,20 +692,21 @@ def _cached_dest(params, service_key, spath, index, errors, parsed):
     same real server declared alike behind services of the same port and family (many VIPs, one pool) is
     parsed once. A parse depends only on the options and on the service's family, port and whether it is
     a fwmark service; the options' types are part of the memory's key (True == 1, but a weight of true is
-    refused). Only clean parses are remembered, so every error is still reported with its own path."""
-    if service_key is None:
-        return dest_from_params(params, service_key, '%sdestinations[%d].' % (spath, index), errors)
-    try:
-        memo = (service_key.family, service_key.port, bool(service_key.fwmark),
-                tuple([(name, type(value), value) for name, value in params.items()]))
-        dest = parsed.get(memo)
-    except TypeError:  # an unhashable value (a list, a dict): parsed, and refused, as usual
-        return dest_from_params(params, service_key, '%sdestinations[%d].' % (spath, index), errors)
-    if dest is None:
-        before = len(errors.items)
-        dest = dest_from_params(params, service_key, '%sdestinations[%d].' % (spath, index), errors)
-        if dest is not None and len(errors.items) == before:
-            parsed[memo] = dest
+    refused). Only clean parses are remembered (dest_from_params returns None whenever it records an
+    error), so every error is still reported with its own path."""
+    memo = None
+    if service_key is not None:
+        try:
+            memo = (service_key.family, service_key.port, bool(service_key.fwmark),
+                    tuple([(name, type(value), value) for name, value in params.items()]))
+            dest = parsed.get(memo)
+        except TypeError:  # an unhashable value (a list, a dict): parsed, and refused, as usual
+            memo = dest = None
+        if dest is not None:
+            return dest
+    dest = dest_from_params(params, service_key, '%sdestinations[%d].' % (spath, index), errors)
+    if memo is not None and dest is not None:
+        parsed[memo] = dest
     return dest
 
 
