@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from lab import cpu
 
 HERE = Path(__file__).resolve().parent
 TARGETS = HERE / "targets"
@@ -59,6 +62,7 @@ class Runs:
 
     def __init__(self, labs: list, selected: list):
         self.results: dict = {}
+        self.timing: dict = {}  # target -> (seconds, the host CPUs' busy percent meanwhile)
         self.done = {t: threading.Event() for t in selected}
         self.pool = ThreadPoolExecutor(max_workers=len(labs))
         for lab, share in zip(labs, share_out(selected, len(labs))):
@@ -66,10 +70,13 @@ class Runs:
 
     def _lane(self, lab, share: list) -> None:
         for target in share:
+            started, cpu_before = time.monotonic(), cpu.read()
             try:
                 self.results[target] = (*run_target(lab, target), lab.name)
             except BaseException as exc:  # noqa: BLE001 - reported by the target's own test
                 self.results[target] = (exc, "", lab.name)
+            # the host's CPUs over the target's run, the other lanes' work included
+            self.timing[target] = (time.monotonic() - started, cpu.busy_percent(cpu_before, cpu.read()))
             self.done[target].set()
 
     def result(self, target: str) -> tuple:
@@ -91,8 +98,9 @@ def runs(request, labs):
 @pytest.mark.parametrize("target", NAMES)
 def test_target(runs, target, capsys):
     error, output, lab_name = runs.result(target)
+    seconds, busy = runs.timing.get(target, (0.0, None))
     with capsys.disabled():
-        print(f"\n[{target}] on lab {lab_name}")
+        print(f"\n[{target}] on lab {lab_name}: {seconds:.0f} s, host cpu_busy={busy}%")
         # targets that measure something (backend_handover) print FIGURES lines, and every run its slowest
         # tasks (TASKTIME): keep them in the CI log
         for line in output.splitlines():

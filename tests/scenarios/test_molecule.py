@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab import cpu
+
 REPO = Path(__file__).resolve().parents[2]
 ALL_SCENARIOS = sorted(p.parent.name for p in (REPO / "molecule").glob("*/molecule.yml"))
 # What doctor proves of them, in one lab (methods' checks, and through them dr's, nat's and tun's): run by
@@ -53,6 +55,8 @@ LONGEST_FIRST = ["doctor", "ha", "methods", "tun", "dr", "nat", "lab"]
 PARALLEL = max(1, int(os.environ.get("LVS_SCENARIO_PARALLEL", "1")))
 # Molecule announces each step: "INFO     [tun > converge] Executing"
 STEP = re.compile(r"^INFO\s+\[[\w-]+ > ([\w-]+)\] (Executing|Executed)")
+# The verify's slowest checks (molecule.yml: the verifier's `durations`): "12.34s call     tests/test_x.py::test_y"
+VERIFY_TIME = re.compile(r"^\d+\.\d+s (call|setup|teardown) +\S")
 # Every play run of a scenario reports its slowest tasks (TASKTIME lines, tests/profile).
 PROFILE_ENV = {"ANSIBLE_CALLBACK_PLUGINS": str(REPO / "tests" / "profile" / "callback_plugins"),
                "ANSIBLE_CALLBACKS_ENABLED": "task_timer", "LVS_TASK_TIMES_TOP": "8"}
@@ -109,6 +113,7 @@ class Runs:
         self.procs: dict = {}
         self.stopping = threading.Event()
         self.steps: dict = {}
+        self.busy: dict = {}  # scenario -> the host CPUs' busy percent over its run
         self.pool = ThreadPoolExecutor(max_workers=PARALLEL)
         order = [s for s in LONGEST_FIRST if s in selected] + [s for s in selected if s not in LONGEST_FIRST]
         self.futures = {s: self.pool.submit(self._run, s) for s in order}
@@ -120,7 +125,7 @@ class Runs:
         # wide lines: molecule wraps its output at the terminal width, which would split a FIGURES line
         env = dict(os.environ, PY_COLORS="0", ANSIBLE_FORCE_COLOR="0", COLUMNS="400", LVS_LAB_SUFFIX=LAB_SUFFIX,
                    **PROFILE_ENV, **FORKS_ENV)
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), cpu.read()
         stamped = []
         with log.open("w") as out:
             # stdin of its own (ssh sets O_NONBLOCK on what it is given; ansible refuses a non-blocking stdin)
@@ -133,6 +138,7 @@ class Runs:
                 out.write(line)
             proc.wait()
         self.steps[scenario] = step_seconds(stamped)
+        self.busy[scenario] = cpu.busy_percent(cpu_before, cpu.read())
         return proc.returncode, time.monotonic() - started, "".join(line for _t, line in stamped)
 
     def result(self, scenario: str) -> tuple:
@@ -166,11 +172,15 @@ def test_molecule_scenario(scenario, runs, capsys):
     with capsys.disabled():
         print(f"\n[{scenario}] molecule test -s {scenario}: rc={returncode} in {seconds:.0f} s")
         steps = runs.steps.get(scenario, {})
-        print(f"[{scenario}] STEPS " + " ".join(f"{k}={v:.0f}s" for k, v in steps.items()))
+        # with the host's CPUs' busy share over the run: under TCG what stays idle could run something else
+        print(f"[{scenario}] STEPS " + " ".join(f"{k}={v:.0f}s" for k, v in steps.items())
+              + f" cpu_busy={runs.busy.get(scenario)}%")
         # measured figures (the ha scenario's outages, reboot times) and each play's slowest tasks
         for line in output.splitlines():
             for mark in ("FIGURES ", "TASKTIME "):
                 if mark in line:
                     print(f"[{scenario}] {line[line.index(mark):]}")
+            if VERIFY_TIME.match(line):
+                print(f"[{scenario}] VERIFYTIME {line}")
     assert returncode == 0, (f"molecule test -s {scenario} failed after {seconds:.0f} s.\nWhy:\n{failure_digest(output)}"
                              f"\n\nThe log's end:\n{output[-20000:]}")
