@@ -55,7 +55,8 @@ SANITY_PYTEST := $(PY) -m pytest tests/sanity -n 2 --dist loadgroup
 sanity: deps
 	$(SANITY_PYTEST) -q $(PYTEST_ARGS)
 
-# Two sessions: the sanity checks first (on two workers, a few minutes), then everything else; both run
+# Two sessions: the sanity checks first (on two workers, a few minutes), then everything else but the unit
+# tests, which the first session ran already (ansible-test units, checked to have passed every one); both run
 # whatever the first gave, and the first failure's status is make's. A PYTEST_ARGS selection that leaves
 # one session with nothing to run (pytest's status 5) is not a failure. The guest image, which only the
 # second session needs, is built meanwhile (mostly downloads and disk writes beside the sanity checks'
@@ -64,7 +65,7 @@ test: deps
 	@mkdir -p .build; \
 	$(PY) -m lab build > .build/image-build.log 2>&1 & build=$$!; \
 	status=0; \
-	for session in "$(SANITY_PYTEST)" "$(PY) -m pytest tests --ignore=tests/sanity"; do \
+	for session in "$(SANITY_PYTEST)" "$(PY) -m pytest tests --ignore=tests/sanity --ignore=tests/unit"; do \
 	  $$session $(PYTEST_ARGS); rc=$$?; \
 	  if [ -n "$$build" ]; then \
 	    wait $$build; built=$$?; build=; cat .build/image-build.log; \
