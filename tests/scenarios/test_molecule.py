@@ -2,9 +2,10 @@
 
 `make test` runs `doctor` (NAT, DR and TUN behind one director, as `methods` builds them: the doctor's
 faults, then every check of methods, which has every check of the single-method scenarios, each on its
-own VIP and pair of real servers, in one boot and one converge), `ha` and `lab`. The scenarios that
-`doctor` covers (methods, dr, nat, tun), kept for users' own CI, run with LVS_SCENARIOS=all (or a list:
-LVS_SCENARIOS="dr nat"); `molecule test -s dr` runs one by hand.
+own VIP and pair of real servers, in one boot and one converge) and `ha`. The scenarios that `doctor`
+covers (methods, dr, nat, tun), and `lab`, whose checks (IPVS and ipip load in every guest, the client
+reaches its LANs) every traffic check of doctor and ha needs, are kept for users' own CI and run with
+LVS_SCENARIOS=all (or a list: LVS_SCENARIOS="dr nat"); `molecule test -s dr` runs one by hand.
 
 Each scenario boots its own lab in QEMU guests. They run one at a time by default;
 LVS_SCENARIO_PARALLEL=2 runs two at a time, longest first, for machines with more than two cores (on
@@ -30,9 +31,9 @@ from lab import cpu
 
 REPO = Path(__file__).resolve().parents[2]
 ALL_SCENARIOS = sorted(p.parent.name for p in (REPO / "molecule").glob("*/molecule.yml"))
-# What doctor proves of them, in one lab (methods' checks, and through them dr's, nat's and tun's): run by
-# themselves only when asked for.
-COVERED = ("dr", "methods", "nat", "tun")
+# What doctor proves of them, in one lab (methods' checks, and through them dr's, nat's and tun's), and the
+# lab's own smoke test, which every traffic check of doctor and ha needs to pass: run only when asked for.
+COVERED = ("dr", "lab", "methods", "nat", "tun")
 
 
 def selected_scenarios(env: dict) -> list:
