@@ -189,10 +189,10 @@ class TunChecks(RemotePairChecks):
             assert "maxseg size set" in clamp, f"{rs} after the reboot: no MSS clamp: {clamp!r}"
 
 
-def check_reboot(lab: lvs.Lab, sites: list) -> dict:
-    """Every guest rebooted once; then, for each (suite, site): fresh connections reach every real server
-    behind its VIP, and what the suite's `after_reboot` names is back."""
-    figures = lvs.reboot_cluster(lab)
+def check_reboot(lab: lvs.Lab, sites: list, hosts: list | None = None) -> dict:
+    """Every guest (or `hosts`) rebooted at once; then, for each (suite, site): fresh connections reach every
+    real server behind its VIP, and what the suite's `after_reboot` names is back."""
+    figures = lvs.reboot_cluster(lab, hosts=hosts)
     figures["served"] = {}
     for suite, site in sites:
         figures["served"][site.vip] = lvs.check_answers(site.lab, site.vip, site.client)
