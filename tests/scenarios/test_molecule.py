@@ -56,7 +56,7 @@ LONGEST_FIRST = ["doctor", "ha", "methods", "tun", "dr", "nat", "lab"]
 PARALLEL = max(1, int(os.environ.get("LVS_SCENARIO_PARALLEL", "1")))
 # Molecule announces each step: "INFO     [tun > converge] Executing"
 STEP = re.compile(r"^INFO\s+\[[\w-]+ > ([\w-]+)\] (Executing|Executed)")
-# The verify's slowest checks (molecule.yml: the verifier's `durations`): "12.34s call     tests/test_x.py::test_y"
+# The verify's slowest checks, from pytest's --durations (VERIFY_ENV): "12.34s call     tests/test_x.py::test_y"
 VERIFY_TIME = re.compile(r"^\d+\.\d+s (call|setup|teardown) +\S")
 # Every play run of a scenario reports its slowest tasks (TASKTIME lines, tests/profile).
 PROFILE_ENV = {"ANSIBLE_CALLBACK_PLUGINS": str(REPO / "tests" / "profile" / "callback_plugins"),
@@ -64,6 +64,8 @@ PROFILE_ENV = {"ANSIBLE_CALLBACK_PLUGINS": str(REPO / "tests" / "profile" / "cal
 # As many guests running a module at once as the host has cores: under TCG a module run is the host's CPU
 # work, and more at once only adds contention (tests/benchmarks/forks.py, 7 guests on 2 cores: forks 2
 # took 0.81 of the time of forks 7).
+# testinfra's pytest reads this; set here, not in each molecule.yml, so users' own runs stay as they were
+VERIFY_ENV = {"PYTEST_ADDOPTS": "--durations=15"}
 FORKS_ENV = {"ANSIBLE_FORKS": os.environ.get("ANSIBLE_FORKS", str(max(2, os.cpu_count() or 2)))}
 
 
@@ -125,7 +127,7 @@ class Runs:
         log = self.logs / f"molecule-{scenario}.log"
         # wide lines: molecule wraps its output at the terminal width, which would split a FIGURES line
         env = dict(os.environ, PY_COLORS="0", ANSIBLE_FORCE_COLOR="0", COLUMNS="400", LVS_LAB_SUFFIX=LAB_SUFFIX,
-                   **PROFILE_ENV, **FORKS_ENV)
+                   **PROFILE_ENV, **FORKS_ENV, **VERIFY_ENV)
         started, cpu_before = time.monotonic(), cpu.read()
         stamped = []
         with log.open("w") as out:
