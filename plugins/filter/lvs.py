@@ -280,7 +280,8 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
     """Problems that would break the cluster, found before anything changes: [] when all is well.
 
     Needs the directors' network facts, and for TUN real servers the registered `__lvs_ipip` (result of
-    `modinfo ipip`)."""
+    `modinfo ipip`). A host this run did not read (left out by --limit: no network facts, no probe) is not
+    judged on what only reading it can tell."""
     table = _parse(services)
     problems = []
     by_address = {}
@@ -288,6 +289,8 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
         for address in host_addresses(hostvars[host].get(address_var)):
             by_address[_normal(address)] = host
     director_nets = {d: _networks(hostvars[d].get('ansible_facts', {})) for d in directors}
+    director_nets = {d: nets for d, nets in director_nets.items() if nets}  # the directors this run read
+    every_director_read = len(director_nets) == len(directors)
     # A NAT gateway is a director's own address, or a floating one that VRRP moves between the directors
     # (an instance's `addresses`: not held anywhere yet on a first run)
     gateways = {str(n.ip) for nets in director_nets.values() for n in nets} | _floating(hostvars, directors)
@@ -303,12 +306,12 @@ def lvs_preflight(services, hostvars, directors, realservers, address_var='lvs_a
                                         'one layer-2 segment' % (host, director))
             elif method == 'nat' and host in hostvars:
                 gateway = _normal(hostvars[host].get('realserver_nat_gateway', ''))
-                if gateway not in gateways:
+                if gateway not in gateways and every_director_read:
                     problems.append('%s (NAT): its gateway %r is not an address of a director (%s); replies '
                                     'would bypass the director' % (host, gateway, ', '.join(sorted(gateways))))
             elif method == 'tun' and host in hostvars:
-                probe = hostvars[host].get('__lvs_ipip') or {}
-                if probe.get('rc', 1) != 0:
+                probe = hostvars[host].get('__lvs_ipip')
+                if probe is not None and probe.get('rc', 1) != 0:
                     problems.append('%s (TUN): its kernel has no ipip module' % host)
     # The ipvs backend holds every VIP on its director for good: two such directors would both answer
     # ARP for the same address. Only VRRP (the keepalived backend) gives a shared VIP one holder.

@@ -223,6 +223,21 @@ def test_preflight_tun_real_server_without_ipip():
     assert lvs_preflight(expanded("tun"), hv, ["lb"], ["rs1", "rs2"]) == ["rs2 (TUN): its kernel has no ipip module"]
 
 
+def test_preflight_leaves_out_what_this_run_did_not_read():
+    """site.yml --limit: a host outside the run has no facts and no probe, which is no evidence of a fault
+    (found when a --limit on the director and one real server failed on another TUN real server)."""
+    assert lvs_preflight(expanded("tun"), hostvars(rs1={"__lvs_ipip": {"rc": 0}}), ["lb"], ["rs1", "rs2"]) == []
+    unread = hostvars(lb={"ansible_facts": {}}, rs1={"realserver_nat_gateway": "198.51.100.1"})
+    assert lvs_preflight(expanded("dr"), unread, ["lb"], ["rs1", "rs2"]) == []
+    assert lvs_preflight(expanded("nat", "192.0.2.100"), unread, ["lb"], ["rs1", "rs2"]) == []
+    # a probe that ran and failed is still a finding, and a director that was read still judges DR
+    hv = hostvars(rs2={"__lvs_ipip": {"rc": 1}})
+    assert lvs_preflight(expanded("tun"), hv, ["lb"], ["rs1", "rs2"]) == ["rs2 (TUN): its kernel has no ipip module"]
+    hv = hostvars(rs2={"lvs_address": "203.0.113.12"})
+    table = lvs_table([{"address": "198.51.100.100", "port": 80, "forwarding": "dr"}], hv, GROUPS)
+    assert len(lvs_preflight(table, hv, ["lb"], ["rs1", "rs2"])) == 1
+
+
 def test_preflight_dr_over_ipv6_shares_the_directors_v6_lan():
     hv = hostvars(rs1={"lvs_address": "2001:db8:100::11"}, rs2={"lvs_address": "2001:db8:200::12"})
     hv["lb"]["ansible_facts"]["eth1"]["ipv6"] = [
