@@ -16,7 +16,8 @@ description:
     for it (otherwise clients bypass the director).
   - For an IPv4 VIP it sets C(net.ipv4.conf.all.arp_ignore=1) and C(arp_announce=2) and the same on each
     ARP-facing interface (the kernel uses the larger of C(all) and the interface value), and it does so
-    BEFORE the address appears.
+    BEFORE the address appears. An interface's own value is left alone while C(all) already holds the
+    setting (after a reboot, sysctl.d restores C(all) but not each interface's value).
   - With O(device=tunl0) (LVS-TUN) it loads C(ipip), brings C(tunl0) up and makes sure C(rp_filter) is not
     strict (1) on C(tunl0) and C(all); a loose value (2) is left alone.
   - O(state=absent) removes the address and, when no other VIP managed by this module remains, restores the
@@ -237,6 +238,17 @@ def _rp_filter_changes(sysctls):
     return changes
 
 
+def _in_effect_through_all(name, value, sysctls):
+    """An interface's arp_ignore/arp_announce below `value` is still in effect when `all` already holds at
+    least `value` (the kernel takes the larger of the two). After a reboot sysctl.d restores `all` and not
+    each interface's own value: the VIP is as silent to ARP as before, and nothing needs changing."""
+    scope, setting = name[len('net.ipv4.conf.'):].rsplit('.', 1)  # a VLAN's name has dots of its own
+    if scope == 'all':
+        return False
+    current = sysctls.read('net.ipv4.conf.all.%s' % setting)
+    return current.isdigit() and int(current) >= int(value)
+
+
 def present(module, ip, address, prefixlen, dev, sysctls, links, state):
     params = module.params
     record = state.load()
@@ -244,7 +256,7 @@ def present(module, ip, address, prefixlen, dev, sysctls, links, state):
     for name, value in wanted_sysctls(params, ip, links).items():
         if not sysctls.exists(name):
             continue  # an interface without IPv4 configuration
-        if sysctls.read(name) != value:
+        if sysctls.read(name) != value and not _in_effect_through_all(name, value, sysctls):
             changes[name] = value
     index = links.index(dev)
     steps = []

@@ -204,6 +204,22 @@ def test_a_vlan_interface_name_reaches_its_own_sysctl_file(host):
     assert (vlan / 'arp_announce').read_text().strip() == '2'
 
 
+def test_after_a_reboot_the_interface_values_all_covers_change_nothing(host):
+    """sysctl.d brings back `all` at boot, not each interface's own value: the kernel takes the larger of
+    the two, so the VIP is as silent to ARP as before and a run after the reboot reports no change (found by
+    the operations scenario: site.yml after the rolling maintenance's reboots reported one)."""
+    run(host, address='192.0.2.10')
+    conf = host.root / 'net' / 'ipv4' / 'conf'
+    for key in ('arp_ignore', 'arp_announce'):
+        (conf / 'ens3' / key).write_text('0\n')  # what a reboot leaves
+    result = run(host, address='192.0.2.10')
+    assert not result['changed'] and result['sysctls'] == {}, result
+    # below what `all` holds, an interface's value is still set
+    (conf / 'all' / 'arp_announce').write_text('1\n')
+    want = {'net.ipv4.conf.all.arp_announce': '2', 'net.ipv4.conf.ens3.arp_announce': '2'}
+    assert run(host, address='192.0.2.10')['sysctls'] == want
+
+
 def test_sysctl_names_never_leave_the_tree(host):
     from ansible_collections.lvs.cluster.plugins.module_utils._hostnet import HostNetError, sysctl_path
 
