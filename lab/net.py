@@ -63,6 +63,9 @@ def create(topo: Topology, lab: str) -> None:
         run(["ip", "-n", ns, "link", "set", br, "up"])
         for addr in lan.namespace:
             run(["ip", "-n", ns, "address", "add", str(addr), "dev", br])
+    # A VIP routed to a director (in no LAN's subnet) is reached through it, as a client's router would.
+    for dest, gateway in topo.routes:
+        run(["ip", "-n", ns, "route", "add", dest, "via", gateway])
 
 
 def create_tap(name: str) -> None:

@@ -10,6 +10,7 @@
         routes: {default: 198.51.100.1, 192.0.2.0/24: 203.0.113.1}
         groups: [dr_realservers]                  (more inventory groups the host is in)
     vars: {...}                                    (inventory variables for every host)
+    routes: {203.0.113.0/24: 198.51.100.10}        (the namespace's own routes: a VIP routed to a director)
     router: true | false   (default: true when the namespace joins more than one LAN)
 
 `namespace` is the lab namespace's own address on that LAN: it makes the namespace a client there, and
@@ -72,6 +73,7 @@ class Topology:
     hosts: dict
     vars: dict = field(default_factory=dict)
     router: bool = False  # the namespace forwards between the LANs it joins
+    routes: tuple = ()  # the namespace's own (destination, gateway) routes
 
 
 def path_of(name_or_path: str) -> Path:
@@ -98,10 +100,10 @@ def load(name_or_path: str) -> Topology:
 def parse(data, name: str, where: str = "topology") -> Topology:
     if not isinstance(data, dict):
         raise TopologyError(f"{where}: expected a mapping with 'lans' and 'hosts'")
-    unknown = set(data) - {"description", "lans", "hosts", "vars", "router"}
+    unknown = set(data) - {"description", "lans", "hosts", "vars", "router", "routes"}
     if unknown:
         raise TopologyError(f"{where}: unknown keys {sorted(unknown)}; "
-                            "accepted: description, lans, hosts, vars, router")
+                            "accepted: description, lans, hosts, vars, router, routes")
     router = data.get("router")
     if router not in (None, True, False):
         raise TopologyError(f"{where}: router must be true or false")
@@ -124,8 +126,28 @@ def parse(data, name: str, where: str = "topology") -> Topology:
     if not isinstance(variables, dict):
         raise TopologyError(f"{where}: vars must be a mapping")
     joined = sum(1 for lan in lans.values() if lan.namespace)
+    own = [addr for lan in lans.values() for addr in lan.namespace]
+    routes = _routes(data.get("routes"), own, f"{where}: routes", "the namespace's LANs")
     return Topology(name=name, description=str(data.get("description", "")), lans=lans, hosts=hosts,
-                    vars=variables, router=joined > 1 if router is None else router)
+                    vars=variables, router=joined > 1 if router is None else router, routes=routes)
+
+
+def _routes(spec, addresses: list, where: str, whose: str) -> tuple:
+    """(destination, gateway) pairs; each gateway must be on one of `addresses`' networks."""
+    if spec is not None and not isinstance(spec, dict):
+        raise TopologyError(f"{where}: expected a mapping of destination to gateway")
+    routes = []
+    for dest, via in (spec or {}).items():
+        try:
+            if dest != "default":
+                ipaddress.ip_network(str(dest))
+            gateway = ipaddress.ip_address(str(via))
+        except ValueError as exc:
+            raise TopologyError(f"{where}.{dest}: {exc}") from exc
+        if not any(gateway in a.network for a in addresses):
+            raise TopologyError(f"{where}.{dest}: gateway {gateway} is on none of {whose}")
+        routes.append((str(dest), str(gateway)))
+    return tuple(routes)
 
 
 def _mapping(data: dict, key: str, where: str) -> dict:
@@ -198,18 +220,9 @@ def _host(name: str, spec, lans: dict, where: str) -> Host:
             raise TopologyError(f"{where}.nics.{lan_name}: no such LAN; LANs: {', '.join(lans)}")
         nics.append(Nic(lan=lan_name, interface=f"eth{index}",
                         addresses=_addresses(addrs, lans[lan_name], f"{where}.nics.{lan_name}")))
-    routes = []
-    for dest, via in (spec.get("routes") or {}).items():
-        try:
-            if dest != "default":
-                ipaddress.ip_network(str(dest))
-            gateway = ipaddress.ip_address(str(via))
-        except ValueError as exc:
-            raise TopologyError(f"{where}.routes.{dest}: {exc}") from exc
-        if not any(gateway in a.network for nic in nics for a in nic.addresses):
-            raise TopologyError(f"{where}.routes.{dest}: gateway {gateway} is on none of the host's LANs")
-        routes.append((str(dest), str(gateway)))
-    return Host(name=name, role=role, nics=tuple(nics), routes=tuple(routes),
+    routes = _routes(spec.get("routes"), [a for nic in nics for a in nic.addresses], f"{where}.routes",
+                     "the host's LANs")
+    return Host(name=name, role=role, nics=tuple(nics), routes=routes,
                 groups=_groups(spec.get("groups") or [], role, f"{where}.groups"))
 
 

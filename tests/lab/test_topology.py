@@ -46,6 +46,8 @@ def base():
     (lambda d: d["hosts"]["h1"]["nics"].update(lan="198.51.100.1"), "already used"),
     (lambda d: d["hosts"]["h1"]["nics"].update({"wan": "192.0.2.5"}), "hosts.h1.nics.wan: no such LAN"),
     (lambda d: d["hosts"]["h1"].update(routes={"default": "192.0.2.1"}), "on none of the host's LANs"),
+    (lambda d: d.update(routes={"203.0.113.0/24": "192.0.2.1"}), "routes.203.0.113.0/24: gateway 192.0.2.1 is on none of the namespace's LANs"),
+    (lambda d: d.update(routes=["203.0.113.0/24"]), "routes: expected a mapping"),
     (lambda d: d["lans"]["lan"].update(subnet="not-a-net"), "lans.lan.subnet"),
     (lambda d: d.update(extra=1), "unknown keys ['extra']"),
     (lambda d: d["hosts"].update({"Bad_Name": {}}), "names are lowercase"),
@@ -60,6 +62,13 @@ def test_mistakes_are_reported_with_their_place(mutate, message):
     with pytest.raises(topology.TopologyError, match=None) as err:
         topology.parse(data, name="t")
     assert message in str(err.value)
+
+
+def test_the_namespace_routes_a_vip_to_a_director():
+    data = base()
+    data["routes"] = {"203.0.113.10/32": "198.51.100.10"}
+    assert topology.parse(data, name="t").routes == (("203.0.113.10/32", "198.51.100.10"),)
+    assert topology.parse(base(), name="t").routes == ()
 
 
 def test_inventory_groups_by_role_and_carries_lan_facts(tmp_path):
