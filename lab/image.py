@@ -23,7 +23,7 @@ SUITE = "bookworm"
 # pyroute2 >= 0.9.6 is what our modules need on the targets; distro packages are far older.
 WHEELS = ["pyroute2==0.9.7"]
 # The pyroute2 role's own installer: the image carries pyroute2 installed where the role would put it
-# (roles/pyroute2/defaults: pyroute2_venv), so a converge finds it ready; the day2 integration target
+# (roles/pyroute2/defaults: pyroute2_venv), so a converge finds it ready; the operations scenario
 # removes it and has both roles install it again, which keeps that path tested.
 WHEEL_INSTALLER = paths.REPO / "roles" / "pyroute2" / "files" / "install_wheel.py"
 DISK_SIZE = "2G"

@@ -1,5 +1,5 @@
-"""What the day2 target checks on a guest, read with iproute2, ipvsadm and the files themselves (not with
-our modules), printed as one JSON object."""
+"""What the operations scenario checks on a guest, read with iproute2, ipvsadm and the files themselves
+(not with our modules), printed as one JSON object. Runs on the guest (standard library only)."""
 import json
 import os
 import subprocess
@@ -53,4 +53,6 @@ print(json.dumps({
     'fwmark_enabled': run('systemctl', 'is-enabled', 'lvs-fwmark.service').strip(),
     'ipv6_lo': sorted(line.split()[3].split('/')[0]
                       for line in run('ip', '-o', '-6', 'address', 'show', 'dev', 'lo').splitlines()),
+    'ipv6_all': sorted(line.split()[3].split('/')[0] for line in run('ip', '-o', '-6', 'address', 'show').splitlines()),
+    'venv': os.path.exists('/opt/lvs-cluster/venv'),
 }))
