@@ -29,7 +29,7 @@ def test_a_step_that_never_ends_is_not_counted():
 
 
 def test_ci_runs_doctor_instead_of_the_scenarios_it_covers():
-    assert runner.selected_scenarios({}) == ["doctor", "ha"]
+    assert runner.selected_scenarios({}) == ["doctor", "ha", "operations"]
     assert runner.selected_scenarios({"LVS_SCENARIOS": "all"}) == runner.ALL_SCENARIOS
     assert runner.selected_scenarios({"LVS_SCENARIOS": "tun, dr"}) == ["dr", "tun"]
 
@@ -37,7 +37,7 @@ def test_ci_runs_doctor_instead_of_the_scenarios_it_covers():
 def test_an_unknown_scenario_name_is_refused_with_the_known_ones():
     import pytest
 
-    with pytest.raises(ValueError, match="no scenario dx; known: all, doctor, dr, ha, lab, methods, nat, tun"):
+    with pytest.raises(ValueError, match="no scenario dx; known: all, doctor, dr, ha, lab, methods, nat, operations, tun"):
         runner.selected_scenarios({"LVS_SCENARIOS": "dx"})
 
 
@@ -74,3 +74,14 @@ def test_a_failure_message_starts_with_why_the_scenario_failed():
     many = "\n".join(f"E  line {n}" for n in range(100))
     digest = runner.failure_digest(many, limit=3).splitlines()
     assert digest == ["E  line 0", "E  line 1", "E  line 2", "... 97 more such lines in the log"]
+
+
+def test_every_scenarios_lab_name_fits_with_the_longest_suffix():
+    """The runner's suffix is "-" and its pid (at most 7 digits: pid_max 4194304): the lab name must still
+    fit the lab's rule (24 characters), or the scenario fails on a machine whose pids have grown (seen:
+    molecule-operations-13696 refused after a run with a 4-digit pid had passed)."""
+    from lab.__main__ import LAB_NAME_RE
+
+    for scenario in runner.ALL_SCENARIOS:
+        name = runner.lab_name_of(scenario, suffix="-4194304")
+        assert LAB_NAME_RE.match(name), f"molecule/{scenario}/molecule.yml: LVS_LAB_NAME {name!r} is too long"
