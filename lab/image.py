@@ -23,8 +23,8 @@ SUITE = "bookworm"
 # pyroute2 >= 0.9.6 is what our modules need on the targets; distro packages are far older.
 WHEELS = ["pyroute2==0.9.7"]
 # The pyroute2 role's own installer: the image carries pyroute2 installed where the role would put it
-# (roles/pyroute2/defaults: pyroute2_venv), so a converge finds it ready; the operations scenario
-# removes it and has both roles install it again, which keeps that path tested.
+# (roles/pyroute2/defaults: pyroute2_venv), so a converge finds it ready; the day2 integration target
+# and the operations scenario remove it and have both roles install it again, which keeps that path tested.
 WHEEL_INSTALLER = paths.REPO / "roles" / "pyroute2" / "files" / "install_wheel.py"
 DISK_SIZE = "2G"
 FORMAT = 2  # bump when the build steps below change in a way the recipe files do not show

@@ -8,8 +8,6 @@ tests run. Deselecting with -k is not a skip and stays allowed.
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 GUARDED = ("tests/lab/", "tests/integration/", "tests/scenarios/", "tests/sanity/")
 _SKIPPED: list = []
@@ -29,26 +27,7 @@ def pytest_collectreport(report):
         _SKIPPED.append((report.nodeid, str(report.longrepr)))
 
 
-def _scenario_runner(session):
-    """tests/scenarios/test_molecule.py as this session imported it, when it collected a scenario."""
-    for item in getattr(session, "items", None) or []:
-        module = getattr(item, "module", None)
-        if module is not None and hasattr(module, "start_early"):
-            return module
-    return None
-
-
-def pytest_collection_finish(session):
-    # Scenarios that bound no time start now, beside the integration targets (test_molecule.BESIDE).
-    runner = _scenario_runner(session)
-    if runner is not None and not session.config.option.collectonly:
-        runner.start_early(session, Path(tempfile.mkdtemp(prefix="lvs-molecule-logs-")))
-
-
 def pytest_sessionfinish(session, exitstatus):
-    runner = _scenario_runner(session)
-    if runner is not None:
-        runner.close_runs()
     if _SKIPPED and os.environ.get("LVS_ALLOW_SKIPS") != "1" and exitstatus == 0:
         session.exitstatus = 1
 

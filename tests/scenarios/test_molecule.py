@@ -2,11 +2,11 @@
 
 `make test` runs `doctor` (NAT, DR and TUN behind one director, as `methods` builds them: the doctor's
 faults, then every check of methods, which has every check of the single-method scenarios, each on its
-own VIP and pair of real servers, in one boot and one converge), `ha` and `operations` (day-2 changes on
-a routed VIP under load). The scenarios that `doctor` covers (methods, dr, nat, tun), and `lab`, whose
-checks (IPVS and ipip load in every guest, the client reaches its LANs) every traffic check of the others
-needs, are kept for users' own CI and run with
-LVS_SCENARIOS=all (or a list: LVS_SCENARIOS="dr nat"); `molecule test -s dr` runs one by hand.
+own VIP and pair of real servers, in one boot and one converge) and `ha`. The scenarios that `doctor`
+covers (methods, dr, nat, tun), `lab`, whose checks (IPVS and ipip load in every guest, the client
+reaches its LANs) every traffic check of doctor and ha needs, and `operations` (day-2 changes on a routed
+VIP under load; the day2 integration target runs its checks without the load) are kept for users' own CI
+and run with LVS_SCENARIOS=all (or a list: LVS_SCENARIOS="dr nat"); `molecule test -s dr` runs one by hand.
 
 Each scenario boots its own lab in QEMU guests. They run one at a time by default;
 LVS_SCENARIO_PARALLEL=2 runs two at a time, longest first, for machines with more than two cores (on
@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,9 @@ ALL_SCENARIOS = sorted(p.parent.name for p in (REPO / "molecule").glob("*/molecu
 # What doctor proves of them, in one lab (methods' checks, and through them dr's, nat's and tun's), and the
 # lab's own smoke test, which every traffic check of doctor and ha needs to pass: run only when asked for.
 COVERED = ("dr", "lab", "methods", "nat", "tun")
+# Run only when asked for, for CI's time: operations (day-2 changes under load) takes about 18 minutes
+# alone on 2 cores, and the day2 integration target runs its checks without the load in about 8.
+ON_DEMAND = ("operations",)
 
 
 def selected_scenarios(env: dict) -> list:
@@ -42,7 +45,7 @@ def selected_scenarios(env: dict) -> list:
     scenario but those another one covers. An unknown name is an error, not a silent no-op."""
     asked = env.get("LVS_SCENARIOS", "").replace(",", " ").split()
     if not asked:
-        return [s for s in ALL_SCENARIOS if s not in COVERED]
+        return [s for s in ALL_SCENARIOS if s not in COVERED + ON_DEMAND]
     if asked == ["all"]:
         return list(ALL_SCENARIOS)
     unknown = sorted(set(asked) - set(ALL_SCENARIOS))
@@ -55,13 +58,6 @@ SCENARIOS = selected_scenarios(os.environ)
 # Longest first (measured wall times), so the pool does not end on one long scenario alone.
 LONGEST_FIRST = ["doctor", "ha", "operations", "methods", "tun", "dr", "nat", "lab"]
 PARALLEL = max(1, int(os.environ.get("LVS_SCENARIO_PARALLEL", "1")))
-# Scenarios whose checks bound no time (zero failed requests with a 2 s request timeout; runs, drains and
-# reboots polled with generous deadlines) start as soon as the session is collected, beside the integration
-# targets and the lab tests: under TCG those keep the CPUs busy while such a scenario's guests wait (a
-# reboot, a drain, a step under load), so both together take less than one after the other. A scenario that
-# measures time (ha: failover outages held to bounds) starts only once they have finished.
-BESIDE = ("operations",)
-ALONE = ("ha",)
 # Molecule announces each step: "INFO     [tun > converge] Executing"
 STEP = re.compile(r"^INFO\s+\[[\w-]+ > ([\w-]+)\] (Executing|Executed)")
 # The verify's slowest checks, from pytest's --durations (VERIFY_ENV): "12.34s call     tests/test_x.py::test_y"
@@ -117,31 +113,17 @@ def lab_name_of(scenario: str, suffix: str = LAB_SUFFIX) -> str:
 
 
 class Runs:
-    """Starts the BESIDE scenarios at once, the others when start_the_rest() is called, on a bounded pool;
-    each test waits for its own scenario's result."""
+    """Starts every scenario on a bounded pool; each test waits for its own scenario's result."""
 
     def __init__(self, logs: Path, selected: list):
         self.logs = logs
         self.procs: dict = {}
         self.stopping = threading.Event()
-        self.closed = False
         self.steps: dict = {}
         self.busy: dict = {}  # scenario -> the host CPUs' busy percent over its run
-        self.order = [s for s in LONGEST_FIRST if s in selected] + [s for s in selected if s not in LONGEST_FIRST]
-        self.beside = [s for s in self.order if s in BESIDE]
-        self.beside_pool = ThreadPoolExecutor(max_workers=max(1, len(self.beside)))
         self.pool = ThreadPoolExecutor(max_workers=PARALLEL)
-        self.futures = {s: self.beside_pool.submit(self._run, s) for s in self.beside}
-
-    def start_the_rest(self) -> None:
-        for scenario in self.order:
-            if scenario not in self.futures:
-                self.futures[scenario] = self.pool.submit(self._run_when_free, scenario)
-
-    def _run_when_free(self, scenario: str) -> tuple:
-        if scenario in ALONE:
-            wait([self.futures[s] for s in self.beside])
-        return self._run(scenario)
+        order = [s for s in LONGEST_FIRST if s in selected] + [s for s in selected if s not in LONGEST_FIRST]
+        self.futures = {s: self.pool.submit(self._run, s) for s in order}
 
     def _run(self, scenario: str) -> tuple:
         if self.stopping.is_set():
@@ -170,50 +152,25 @@ class Runs:
         return self.futures[scenario].result()
 
     def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
         self.stopping.set()
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
-        self.beside_pool.shutdown(wait=True, cancel_futures=True)
         for scenario in self.futures:
             subprocess.run([sys.executable, "-m", "lab", "down", lab_name_of(scenario)], cwd=REPO, check=False)
 
 
-_RUNS: list = []  # the session's Runs, once made
-
-
-def selected_in(session) -> list:
-    """The scenarios this session selected (-k)."""
-    return [item.callspec.params["scenario"] for item in session.items
-            if item.name.startswith("test_molecule_scenario") and "scenario" in item.callspec.params]
-
-
-def start_early(session, logs: Path) -> None:
-    """Called by tests/conftest.py once the session is collected: the BESIDE scenarios start now."""
-    selected = selected_in(session)
-    if any(s in BESIDE for s in selected) and not _RUNS:
-        _RUNS.append(Runs(logs, selected))
-
-
-def close_runs() -> None:
-    """Called by tests/conftest.py when the session ends, whatever happened: no molecule or lab left."""
-    for runs_ in _RUNS:
-        runs_.close()
-
-
 @pytest.fixture(scope="module")
 def runs(request, tmp_path_factory):
-    if not _RUNS:
-        _RUNS.append(Runs(tmp_path_factory.mktemp("molecule"), selected_in(request.session)))
-    _RUNS[0].start_the_rest()
+    # only the scenarios this session selected (-k), started as soon as the first one is needed
+    selected = [item.callspec.params["scenario"] for item in request.session.items
+                if hasattr(item, "callspec") and "scenario" in item.callspec.params]
+    pool = Runs(tmp_path_factory.mktemp("molecule"), selected)
     try:
-        yield _RUNS[0]
+        yield pool
     finally:
-        close_runs()
+        pool.close()
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
