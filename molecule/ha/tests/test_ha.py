@@ -153,10 +153,6 @@ def table(lab, host):
     return lvs.parse_table(ssh(lab, host, "ipvsadm -Ln").stdout)
 
 
-def figures(name, **values):
-    print(f"FIGURES {name} " + json.dumps(values, sort_keys=True))
-
-
 def run_load(lab, seconds, rate=FRESH_RATE, mode="fresh", timeout=2.0, port=80, vip=VIP):
     return load.start(lab.name, vip, port=port, count=int(seconds * rate), rate=rate, timeout=timeout, mode=mode)
 
@@ -210,7 +206,7 @@ def test_site_run_again_changes_nothing_on_the_directors(lab):
     run = run_playbook(lab, "site.yml", "--limit", "directors")
     print_task_times("site_directors_again", run.stdout)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    recap = recap_of(run.stdout)
+    recap = lvs.play_recap(run.stdout)
     assert sorted(recap) == sorted(lab.directors), run.stdout[-3000:]
     assert all(counts["changed"] == 0 and counts["failed"] == 0 for counts in recap.values()), \
         (recap, run.stdout[-6000:])
@@ -239,7 +235,7 @@ def test_directors_restarted_together_elect_one_master(lab):
         flips += log.count("Master received advert")
     for director in lab.directors:
         assert sync_daemons(lab, director) == {"master": "eth1 51", "backup": "eth1 51"}, vrrp_log(lab)
-    figures("restart_together", rounds=4, backup_left_master_at_once=flips)
+    lvs.figures("restart_together", rounds=4, backup_left_master_at_once=flips)
     assert load.finish(run_load(lab, 2))["summary"]["failed"] == 0
 
 
@@ -259,8 +255,8 @@ def test_realserver_failure_is_detected_and_the_server_rejoins(lab):
         f"after the checker's window some requests still failed or went to rs1: {after[:5]}"
     failed = [r for r in records if not r["ok"]]
     detection = (failed[-1]["t"] - failed[0]["t"]) if failed else 0.0
-    figures("realserver_down", failed=summary["failed"], requests=summary["requests"],
-            detection_window_s=round(detection, 2), errors=summary["errors"])
+    lvs.figures("realserver_down", failed=summary["failed"], requests=summary["requests"],
+                detection_window_s=round(detection, 2), errors=summary["errors"])
     assert all(fault_t <= r["t"] <= fault_t + DETECTION_BOUND_S for r in failed)
     for director in lab.directors:
         assert lab.address("rs1") not in table(lab, director)[f"TCP {VIP}:80"]["dests"], director
@@ -272,7 +268,7 @@ def test_realserver_failure_is_detected_and_the_server_rejoins(lab):
                  lambda dests: lab.address("rs1") in dests, f"rs1 back in {director}'s table", 60)
     rejoin = time.monotonic() - started
     result = load.finish(run_load(lab, 2))
-    figures("realserver_rejoin", seconds_until_in_both_tables=round(rejoin, 1), **{
+    lvs.figures("realserver_rejoin", seconds_until_in_both_tables=round(rejoin, 1), **{
         "served_by_after": result["summary"]["served_by"]})
     assert result["summary"]["failed"] == 0 and result["summary"]["served_by"].get("rs1"), result["summary"]
 
@@ -303,11 +299,11 @@ def _report(name, run, fresh, keep, **extra):
         summary = result["summary"]
         OUTAGES.setdefault((name, kind), []).append(summary["outage_s"])
         kept = keep.get(kind, {}).get("summary", {})
-        figures(name, run=run, kind=kind, failed=summary["failed"], requests=summary["requests"],
-                errors=sorted({f"{r['error']} at {r['t']} s" for r in result["records"] if not r["ok"]})[:4],
-                outage_s=summary["outage_s"], goal_s=OUTAGE_GOAL_S, bound_s=bound,
-                keepalive_failed=kept.get("failed"), keepalive_connections=kept.get("connections_opened"),
-                keepalive_max_latency_s=kept.get("latency_max_s"), **extra)
+        lvs.figures(name, run=run, kind=kind, failed=summary["failed"], requests=summary["requests"],
+                    errors=sorted({f"{r['error']} at {r['t']} s" for r in result["records"] if not r["ok"]})[:4],
+                    outage_s=summary["outage_s"], goal_s=OUTAGE_GOAL_S, bound_s=bound,
+                    keepalive_failed=kept.get("failed"), keepalive_connections=kept.get("connections_opened"),
+                    keepalive_max_latency_s=kept.get("latency_max_s"), **extra)
     for kind, result in fresh.items():
         _assert_outage(result["summary"], bound, result["rate"])
     # the established connections survived: every request answered, on the one connection
@@ -387,22 +383,12 @@ def test_failover_outages_over_the_runs():
     """The medians of the runs above, per fault and kind of service (a run that failed is missing); with
     GOAL_MIN_RUNS runs or more (make bench-ha), the power-off medians against the goal."""
     medians = {f"{fault}_{kind}": statistics.median(outages) for (fault, kind), outages in sorted(OUTAGES.items())}
-    figures("failover_medians", runs=RUNS, goal_s=OUTAGE_GOAL_S, goal_checked=RUNS >= GOAL_MIN_RUNS,
-            **{f"{k}_median_s": v for k, v in medians.items()},
-            **{f"{fault}_{kind}_s": v for (fault, kind), v in sorted(OUTAGES.items())})
+    lvs.figures("failover_medians", runs=RUNS, goal_s=OUTAGE_GOAL_S, goal_checked=RUNS >= GOAL_MIN_RUNS,
+                **{f"{k}_median_s": v for k, v in medians.items()},
+                **{f"{fault}_{kind}_s": v for (fault, kind), v in sorted(OUTAGES.items())})
     assert all(len(OUTAGES.get((fault, kind), [])) == RUNS for fault in BOUND_S for kind in KINDS), OUTAGES
     if RUNS >= GOAL_MIN_RUNS:
         assert all(medians[f"master_power_off_{kind}"] <= OUTAGE_GOAL_S for kind in KINDS), medians
-
-
-def recap_of(output):
-    """{host: {"ok": n, "changed": n, ...}} from ansible-playbook's PLAY RECAP."""
-    recap = {}
-    for line in output.split("PLAY RECAP", 1)[-1].splitlines():
-        host, colon, counts = line.partition(":")
-        if colon and counts.split()[:1] and counts.split()[0].startswith("ok="):
-            recap[host.strip()] = {k: int(v) for k, v in (w.split("=") for w in counts.split())}
-    return recap
 
 
 def print_task_times(what, output):
@@ -444,11 +430,11 @@ def test_rolling_maintenance_reboots_a_real_server_without_a_failed_request(lab)
     print_task_times("rolling_maintenance", run.stdout)
     fresh_result = load.finish(fresh, early=True)["summary"]
     keep_result = load.finish(keep)["summary"]
-    figures("rolling_maintenance", wall_s=round(time.monotonic() - started, 1), host=host,
-            requests=fresh_result["requests"], failed=fresh_result["failed"], errors=fresh_result["errors"],
-            first_failure_t=fresh_result["first_failure_t"], served_by=fresh_result["served_by"],
-            keepalive_requests=keep_result["requests"], keepalive_failed=keep_result["failed"],
-            keepalive_served_by=keep_result["served_by"])
+    lvs.figures("rolling_maintenance", wall_s=round(time.monotonic() - started, 1), host=host,
+                requests=fresh_result["requests"], failed=fresh_result["failed"], errors=fresh_result["errors"],
+                first_failure_t=fresh_result["first_failure_t"], served_by=fresh_result["served_by"],
+                keepalive_requests=keep_result["requests"], keepalive_failed=keep_result["failed"],
+                keepalive_served_by=keep_result["served_by"])
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     # the maintenance (a reboot) really happened: the real server booted again
     assert boot_id and ssh(lab, host, "cat /proc/sys/kernel/random/boot_id").stdout.strip() not in ("", boot_id)

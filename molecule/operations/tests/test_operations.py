@@ -103,18 +103,9 @@ def playbook(lab, inventory, name, svcs, *extra):
                           capture_output=True, text=True, env=env, timeout=2400, check=False)
 
 
-def ok(run):
-    return run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
-
-
-def recap(output):
-    """{host: {"ok": n, "changed": n, ...}} from PLAY RECAP."""
-    counts = {}
-    for line in output.split("PLAY RECAP", 1)[-1].splitlines():
-        host, colon, rest = line.partition(":")
-        if colon and rest.split()[:1] and rest.split()[0].startswith("ok="):
-            counts[host.strip()] = {k: int(v) for k, v in (w.split("=") for w in rest.split())}
-    return counts
+def tail(run):
+    """What a failed run's assertion shows: the ends of its output."""
+    return run.stdout[-6000:] + run.stderr[-2000:]
 
 
 def ssh(lab, host, command, timeout=60):
@@ -134,10 +125,6 @@ def table(lab):
 
 def dests(lab, port):
     return table(lab).get(f"TCP {VIP}:{port}", {}).get("dests", {})
-
-
-def figures(name, **values):
-    print(f"FIGURES {name} " + json.dumps(values, sort_keys=True))
 
 
 class Step:
@@ -192,11 +179,11 @@ class Step:
         return False
 
     def report(self, **extra):
-        figures(self.name, wall_s=self.wall, requests=self.fresh_result["requests"],
-                failed=self.fresh_result["failed"], errors=self.fresh_result["errors"],
-                served_by=self.fresh_result["served_by"], long_lived_on=self.holder,
-                long_lived_requests=self.keep_result["requests"], long_lived_failed=self.keep_result["failed"],
-                long_lived_connections=self.keep_result.get("connections_opened"), **extra)
+        lvs.figures(self.name, wall_s=self.wall, requests=self.fresh_result["requests"],
+                    failed=self.fresh_result["failed"], errors=self.fresh_result["errors"],
+                    served_by=self.fresh_result["served_by"], long_lived_on=self.holder,
+                    long_lived_requests=self.keep_result["requests"], long_lived_failed=self.keep_result["failed"],
+                    long_lived_connections=self.keep_result.get("connections_opened"), **extra)
 
     def assert_no_failure(self, survives=True):
         assert self.fresh_result["failed"] == 0, self.fresh_result
@@ -207,6 +194,17 @@ class Step:
             # still open when the step ended: it outlived the change
             assert self.released_at is None and self.keep_result["requests"] >= self.wall * KEEP_RATE * 0.5, \
                 self.keep_result
+
+
+def site_step(lab, inventory, name, svcs, *extra):
+    """site.yml with `svcs` as one Step under load: its FIGURES printed, the run passed, no request failed
+    and the long-lived connection outlived it; `svcs` is then the cluster's."""
+    with Step(lab, name) as step:
+        run = playbook(lab, inventory, "site.yml", svcs, *extra)
+    step.report()
+    assert run.returncode == 0, tail(run)
+    STATE["services"] = svcs
+    step.assert_no_failure()
 
 
 def answered_by(lab, port=WEB, seconds=3):
@@ -225,8 +223,8 @@ def test_preview_on_hosts_never_configured_changes_nothing(lab, inventory):
     before = {h: read_state(lab, h) for h in hosts}
     started = time.monotonic()
     run = playbook(lab, inventory, "site.yml", services(), "--check", "--diff", "--limit", ",".join(hosts))
-    figures("preview", wall_s=round(time.monotonic() - started, 1))
-    assert run.returncode == 0, ok(run)[1]
+    lvs.figures("preview", wall_s=round(time.monotonic() - started, 1))
+    assert run.returncode == 0, tail(run)
     assert {h: read_state(lab, h) for h in hosts} == before
     assert "Hold each VIP on its device" in run.stdout
     # the diff shows the marking rules a real run would load
@@ -240,8 +238,8 @@ def test_build_serves_the_routed_vip(lab, inventory):
     STATE["arp_before"] = {h: read_state(lab, h)["arp"] for h in lab.realservers}
     started = time.monotonic()
     run = playbook(lab, inventory, "site.yml", services(), "--limit", ",".join(lab.directors + ["rs1"]))
-    figures("build", wall_s=round(time.monotonic() - started, 1))
-    assert run.returncode == 0, ok(run)[1]
+    lvs.figures("build", wall_s=round(time.monotonic() - started, 1))
+    assert run.returncode == 0, tail(run)
     director = read_state(lab, lab.directors[0])
     assert VIP in director["lo"] and f"{VIP}/32 lo" in director["vips_file"], director
     assert MARKED_VIP in director["all"] and MARKED_VIP not in director["lo"], director
@@ -259,12 +257,7 @@ def test_build_serves_the_routed_vip(lab, inventory):
 def test_step1_added_real_server(lab, inventory):
     """rs2 joins every service: the realserver role prepares it, then the director adds it."""
     svcs = inventory_services()
-    with Step(lab, "added_real_server") as step:
-        run = playbook(lab, inventory, "site.yml", svcs, "--limit", ",".join(lab.directors + [ADDED]))
-    step.report()
-    assert run.returncode == 0, ok(run)[1]
-    STATE["services"] = svcs
-    step.assert_no_failure()
+    site_step(lab, inventory, "added_real_server", svcs, "--limit", ",".join(lab.directors + [ADDED]))
     state = read_state(lab, ADDED)
     assert VIP in state["lo"] and MARKED_VIP in state["lo"] and MARKED_VIP6 in state["ipv6_lo"], state
     assert answered_by(lab) == {"rs1", ADDED}
@@ -274,12 +267,7 @@ def test_step2_weight_change(lab, inventory):
     svcs = services()
     for svc in routed(svcs):
         svc["destinations"] = [dict(d, weight=3) if d["host"] == "rs1" else d for d in svc["destinations"]]
-    with Step(lab, "weight_change") as step:
-        run = playbook(lab, inventory, "site.yml", svcs, "--limit", ",".join(lab.directors))
-    step.report()
-    assert run.returncode == 0, ok(run)[1]
-    STATE["services"] = svcs
-    step.assert_no_failure()
+    site_step(lab, inventory, "weight_change", svcs, "--limit", ",".join(lab.directors))
     assert {lab.rs_by_address()[ip]: d["weight"] for ip, d in dests(lab, WEB).items()} == {"rs1": 3, ADDED: 1}
 
 
@@ -290,12 +278,7 @@ def test_step3_method_switch_dr_to_tun(lab, inventory):
     svcs = services()
     for svc in routed(svcs):
         svc["forwarding"] = "tun"
-    with Step(lab, "method_switch") as step:
-        run = playbook(lab, inventory, "site.yml", svcs)
-    step.report()
-    assert run.returncode == 0, ok(run)[1]
-    STATE["services"] = svcs
-    step.assert_no_failure()
+    site_step(lab, inventory, "method_switch", svcs)
     assert {d["forward"] for d in dests(lab, WEB).values()} == {"Tunnel"}, dests(lab, WEB)
     for host in lab.realservers:
         state = read_state(lab, host)
@@ -309,12 +292,7 @@ def test_step4_service_removal_leaves_nothing(lab, inventory):
     """The two firewall-mark services go: their VIPs leave the director and every real server, and the
     director's marking rules, rules file and unit go with the last of them."""
     svcs = routed(services())
-    with Step(lab, "service_removal") as step:
-        run = playbook(lab, inventory, "site.yml", svcs)
-    step.report()
-    assert run.returncode == 0, ok(run)[1]
-    STATE["services"] = svcs
-    step.assert_no_failure()
+    site_step(lab, inventory, "service_removal", svcs)
     director = read_state(lab, lab.directors[0])
     assert MARKED_VIP not in director["all"] and MARKED_VIP6 not in director["ipv6_all"], director
     assert MARKED_VIP not in director["vips_file"] and "-f 5" not in director["ipvs"], director
@@ -335,7 +313,7 @@ def test_step5_rolling_maintenance_reboots_each_real_server(lab, inventory):
         run = playbook(lab, inventory, "rolling_maintenance.yml", services(),
                        "-e", f"lvs_maintenance_drain_timeout={DRAIN_TIMEOUT_S}")
     step.report(hosts=hosts)
-    assert run.returncode == 0, ok(run)[1]
+    assert run.returncode == 0, tail(run)
     step.assert_no_failure(survives=False)
     assert step.released_at is not None
     for host in hosts:
@@ -360,7 +338,7 @@ def test_step6_drained_removal_of_the_long_lived_connections_server(lab, invento
                        "-e", f"director_drain_timeout={DRAIN_TIMEOUT_S}", "-e", "director_on_drain_timeout=fail", "-v")
     waited = [float(w) for w in re.findall(r'"waited": ([0-9.]+)', run.stdout)]
     step.report(removed=step.holder, drain_waited_s=max(waited, default=None))
-    assert run.returncode == 0, ok(run)[1]
+    assert run.returncode == 0, tail(run)
     STATE["services"] = svcs
     step.assert_no_failure(survives=False)
     # the drain waited for the connection: closed HOLD_S s after the weight 0, and the wait covers that
@@ -380,9 +358,9 @@ def test_site_run_again_changes_nothing(lab, inventory):
     """A second run of the last change, on every host: nothing to do, nothing given up twice."""
     started = time.monotonic()
     again = playbook(lab, inventory, "site.yml", services())
-    counts = recap(again.stdout)
-    figures("site_again", wall_s=round(time.monotonic() - started, 1),
-            changed={h: c["changed"] for h, c in counts.items()})
-    assert again.returncode == 0, ok(again)[1]
+    counts = lvs.play_recap(again.stdout)
+    lvs.figures("site_again", wall_s=round(time.monotonic() - started, 1),
+                changed={h: c["changed"] for h, c in counts.items()})
+    assert again.returncode == 0, tail(again)
     assert set(counts) == set(lab.directors + lab.realservers), counts
     assert all(c["changed"] == 0 for c in counts.values()), again.stdout[-6000:]

@@ -319,6 +319,21 @@ class Lab:
         return json.loads(proc.stdout)
 
 
+def figures(name: str, **values) -> None:
+    """One FIGURES line of measured values: the scenario runner copies these into CI's log."""
+    print(f"FIGURES {name} " + json.dumps(values, sort_keys=True))
+
+
+def play_recap(output: str) -> dict:
+    """{host: {"ok": n, "changed": n, ...}} from ansible-playbook's PLAY RECAP."""
+    recap = {}
+    for line in output.split("PLAY RECAP", 1)[-1].splitlines():
+        host, colon, counts = line.partition(":")
+        if colon and counts.split()[:1] and counts.split()[0].startswith("ok="):
+            recap[host.strip()] = {k: int(v) for k, v in (w.split("=") for w in counts.split())}
+    return recap
+
+
 def lab_name(default: str, config=None) -> tuple[str, str | None]:
     """(lab name, inventory given to pytest). LVS_LAB_NAME wins, then the inventory's lab_name."""
     inventory = getattr(getattr(config, "option", None), "ansible_inventory", None) if config else None
